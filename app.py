@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""CDK entry point: the only place that reads context, picks environments and applies cdk-nag."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+
+from infra.config import AppConfig, ConfigError, default_config
+from stacks.guardrails_app import build_app
+
+OVERRIDES_CONTEXT_KEY = "guardrails:environments"
+
+
+def _context_overrides(app: cdk.App) -> dict[str, Any]:
+    """Per-environment overrides: a mapping in cdk.json, or a JSON string given with -c."""
+    raw = app.node.try_get_context(OVERRIDES_CONTEXT_KEY) or {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"{OVERRIDES_CONTEXT_KEY}: not valid JSON ({error.msg})") from error
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{OVERRIDES_CONTEXT_KEY}: must map environment names to settings")
+    return raw
+
+
+def _selected_names(app: cdk.App) -> list[str]:
+    """`-c env=NAME` or `-c envs=a,b`; nothing selects every environment."""
+    value = app.node.try_get_context("envs") or app.node.try_get_context("env") or ""
+    return [name.strip() for name in str(value).split(",") if name.strip()]
+
+
+def main() -> None:
+    app = cdk.App()
+    try:
+        config: AppConfig = default_config(_context_overrides(app))
+        selected = config.select(_selected_names(app))
+    except ConfigError as error:
+        print(f"Configuration error: {error}", file=sys.stderr)
+        sys.exit(1)
+    build_app(app, config, selected)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(verbose=True))
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""SageMaker Deployment Guardrails runtime: judge, statistics, Lambda handlers and CLI."""

@@ -1,0 +1,88 @@
+"""CloudWatch alarms that make SageMaker roll an endpoint update back."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import aws_cdk.aws_cloudwatch as cloudwatch
+import aws_cdk.aws_cloudwatch_actions as cloudwatch_actions
+import aws_cdk.aws_sns as sns
+from constructs import Construct
+
+from guardrails.metrics import VERDICT_METRIC, VERDICT_NAMESPACE, VERDICT_ROLLBACK
+
+MICROSECONDS_PER_MILLISECOND = 1000
+
+
+class EndpointAlarms(Construct):
+    """5xx error rate, p99 model latency and the judge's verdict, each notifying on-call."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        endpoint_name: str,
+        variant_name: str,
+        max_5xx_error_rate: float,
+        max_model_latency_ms: float,
+        topic: sns.ITopic,
+    ) -> None:
+        super().__init__(scope, id_)
+        dimensions = {"EndpointName": endpoint_name, "VariantName": variant_name}
+        one_minute = cdk.Duration.minutes(1)
+
+        # Invocation5XXErrors is 0 or 1 per request, so its average is the error rate.
+        self.error_rate_alarm = cloudwatch.Metric(
+            namespace="AWS/SageMaker",
+            metric_name="Invocation5XXErrors",
+            dimensions_map=dimensions,
+            statistic="Average",
+            period=one_minute,
+        ).create_alarm(
+            self,
+            "ErrorRateAlarm",
+            alarm_description=f"{endpoint_name}: 5xx error rate above {max_5xx_error_rate}",
+            threshold=max_5xx_error_rate,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        # ModelLatency is published in microseconds.
+        self.latency_alarm = cloudwatch.Metric(
+            namespace="AWS/SageMaker",
+            metric_name="ModelLatency",
+            dimensions_map=dimensions,
+            statistic="p99",
+            period=one_minute,
+        ).create_alarm(
+            self,
+            "LatencyAlarm",
+            alarm_description=f"{endpoint_name}: p99 model latency above {max_model_latency_ms} ms",
+            threshold=max_model_latency_ms * MICROSECONDS_PER_MILLISECOND,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        # The judge publishes 1 when it decides rollback: one datapoint is enough.
+        self.verdict_alarm = cloudwatch.Metric(
+            namespace=VERDICT_NAMESPACE,
+            metric_name=VERDICT_METRIC,
+            dimensions_map={"EndpointName": endpoint_name},
+            statistic="Maximum",
+            period=one_minute,
+        ).create_alarm(
+            self,
+            "VerdictAlarm",
+            alarm_description=f"{endpoint_name}: the canary judge decided rollback",
+            threshold=VERDICT_ROLLBACK,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.rollback_alarms = (self.error_rate_alarm, self.latency_alarm, self.verdict_alarm)
+        notify = cloudwatch_actions.SnsAction(topic)
+        for alarm in self.rollback_alarms:
+            alarm.add_alarm_action(notify)
+            alarm.add_ok_action(notify)

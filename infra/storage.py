@@ -1,0 +1,64 @@
+"""Encryption key and the artifact bucket (with its access-log bucket)."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import aws_cdk.aws_iam as iam
+import aws_cdk.aws_kms as kms
+import aws_cdk.aws_s3 as s3
+from constructs import Construct
+
+
+class EncryptedStorage(Construct):
+    """A customer-managed KMS key and the versioned, SSL-only, KMS-encrypted artifact bucket."""
+
+    def __init__(self, scope: Construct, id_: str, *, retain: bool) -> None:
+        super().__init__(scope, id_)
+        removal = cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY
+
+        self.key = kms.Key(
+            self,
+            "Key",
+            description="Guardrails: artifacts, models, topics and deployment records",
+            enable_key_rotation=True,
+            removal_policy=removal,
+        )
+        # CloudWatch alarms and EventBridge publish to the encrypted on-call topic.
+        for service in ("cloudwatch.amazonaws.com", "events.amazonaws.com"):
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                    principals=[iam.ServicePrincipal(service)],
+                    resources=["*"],
+                    conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
+                )
+            )
+
+        # S3 server access logs cannot be delivered to a KMS-encrypted bucket: SSE-S3 here.
+        self.access_log_bucket = s3.Bucket(
+            self,
+            "AccessLogBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            removal_policy=removal,
+            auto_delete_objects=False,
+            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365))],
+        )
+        self.bucket = s3.Bucket(
+            self,
+            "ArtifactBucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            server_access_logs_bucket=self.access_log_bucket,
+            server_access_logs_prefix="artifact-bucket/",
+            removal_policy=removal,
+            lifecycle_rules=[
+                s3.LifecycleRule(noncurrent_version_expiration=cdk.Duration.days(90)),
+            ],
+        )

@@ -1,0 +1,35 @@
+"""Dashboard and deployment-event notifications of one environment's endpoint."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from infra.config import EnvironmentConfig
+from infra.dashboard import EndpointDashboard
+from infra.deployment_events import DeploymentStateNotifications
+from stacks.stateful_stack import StatefulStack
+
+
+class MonitoringStack(cdk.Stack):
+    """What on-call looks at, and what tells on-call that a deployment changed state."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        config: EnvironmentConfig,
+        stateful: StatefulStack,
+        **kwargs,
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+        EndpointDashboard(
+            self,
+            "Dashboard",
+            endpoint_name=config.endpoint_name,
+            variant_name=config.endpoint.variant_name,
+        )
+        DeploymentStateNotifications(
+            self, "DeploymentEvents", endpoint_name=config.endpoint_name, topic=stateful.topic
+        )

@@ -1,0 +1,63 @@
+"""One synthesized app for every environment, shared by the stack tests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from infra.config import AppConfig, default_config
+from stacks.guardrails_app import EnvironmentStacks, build_app
+
+TEST_ACCOUNT = "111111111111"
+TEST_REGION = "us-east-1"
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+
+def explicit_config(**overrides: dict) -> AppConfig:
+    """The shipped config with the test account, like cdk.json gives it."""
+    base = {env: {"account": TEST_ACCOUNT, "region": TEST_REGION} for env in ENVIRONMENTS}
+    for env, values in overrides.items():
+        base[env] = {**base[env], **values}
+    return default_config(base)
+
+
+CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
+
+
+def new_app(**kwargs) -> cdk.App:
+    """An App with cdk.json's feature flags, as `cdk synth` would give it."""
+    context = json.loads(CDK_JSON.read_text())["context"]
+    flags = {key: value for key, value in context.items() if key.startswith("@aws-cdk/")}
+    return cdk.App(context=flags, **kwargs)
+
+
+def build(config: AppConfig) -> dict[str, EnvironmentStacks]:
+    """Build every environment into a fresh App without cdk-nag (it blocks Template)."""
+    app = new_app()
+    return build_app(app, config, config.environments)
+
+
+@pytest.fixture(scope="session")
+def shipped_stacks() -> dict[str, EnvironmentStacks]:
+    return build(explicit_config())
+
+
+@pytest.fixture(scope="session")
+def template_of(
+    shipped_stacks: dict[str, EnvironmentStacks],
+) -> Callable[[str, str], Template]:
+    """template_of("prod", "endpoint") -> the Template of that stack, built once."""
+    cache: dict[tuple[str, str], Template] = {}
+
+    def get(env: str, part: str) -> Template:
+        key = (env, part)
+        if key not in cache:
+            cache[key] = Template.from_stack(getattr(shipped_stacks[env], part))
+        return cache[key]
+
+    return get

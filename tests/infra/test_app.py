@@ -1,0 +1,65 @@
+"""app.py: context selects environments; a bad value stops synthesis with one clear line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ACCOUNTS = {
+    env: {"account": "111111111111", "region": "us-east-1"} for env in ("dev", "staging", "prod")
+}
+
+
+def run_app(context: dict, tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(tmp_path)}
+    return subprocess.run(
+        [sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        (
+            {
+                "guardrails:environments": {
+                    **ACCOUNTS,
+                    "staging": {"deployment": {"strategy": "yolo"}},
+                }
+            },
+            "Configuration error: environments.staging.deployment.strategy: must be one of "
+            "all_at_once, canary, linear, rolling, ab, shadow (got 'yolo')",
+        ),
+        (
+            {"guardrails:environments": ACCOUNTS, "env": "qa"},
+            "Configuration error: env: unknown environment 'qa' (known: dev, staging, prod)",
+        ),
+        (
+            {"guardrails:environments": "{not json"},
+            "Configuration error: guardrails:environments: not valid JSON",
+        ),
+    ],
+)
+def test_bad_context_stops_synth_with_one_line(context, expected, tmp_path):
+    result = run_app(context, tmp_path)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Configuration error")]
+    assert len(lines) == 1 and lines[0].startswith(expected)
+    assert "Traceback" not in result.stderr
+
+
+def test_env_context_synthesizes_only_that_environment(tmp_path):
+    result = run_app({"guardrails:environments": ACCOUNTS, "env": "dev"}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    templates = sorted(p.name for p in tmp_path.glob("*.template.json"))
+    assert templates == [
+        "Guardrails-dev-Endpoint.template.json",
+        "Guardrails-dev-Monitoring.template.json",
+        "Guardrails-dev-Stateful.template.json",
+    ]

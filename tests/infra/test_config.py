@@ -1,0 +1,103 @@
+"""Config validation: each bad value stops synthesis with a message naming the field."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.config import ConfigError, DeploymentSettings, default_config
+
+ACCOUNT = {"account": "111111111111", "region": "us-east-1"}
+
+
+def config_with(env: str, **values):
+    overrides = {"prod": dict(ACCOUNT)}
+    overrides[env] = {**overrides.get(env, {}), **values}
+    return default_config(overrides)
+
+
+def test_shipped_config_is_valid_with_a_prod_account():
+    config = config_with("prod")
+    assert [env.name for env in config.environments] == ["dev", "staging", "prod"]
+    assert config.environment("prod").production
+
+
+@pytest.mark.parametrize(
+    ("env", "values", "field", "hint"),
+    [
+        ("staging", {"deployment": {"strategy": "big_bang"}}, "deployment.strategy", "canary"),
+        ("staging", {"deployment": {"canary_percent": 60}}, "deployment.canary_percent", "50"),
+        ("staging", {"deployment": {"canary_percent": 0}}, "deployment.canary_percent", "1"),
+        ("staging", {"deployment": {"linear_step_percent": 5}}, "linear_step_percent", "10"),
+        ("staging", {"deployment": {"rolling_batch_percent": 80}}, "rolling_batch_percent", "50"),
+        ("staging", {"judge": {"bake_time_seconds": 30}}, "judge.bake_time_seconds", "60"),
+        ("staging", {"deployment": {"wait_interval_seconds": 10}}, "wait_interval_seconds", "60"),
+        (
+            "staging",
+            {"deployment": {"max_execution_timeout_seconds": 100}},
+            "max_execution_timeout_seconds",
+            "600",
+        ),
+        ("staging", {"judge": {"alpha": 0.9}}, "judge.alpha", "0.5"),
+        ("staging", {"endpoint": {"instance_type": "m5.large"}}, "endpoint.instance_type", "ml."),
+        ("staging", {"endpoint": {"instance_count": 0}}, "endpoint.instance_count", "1"),
+        ("staging", {"account": "12345"}, "staging.account", "12 digits"),
+        ("staging", {"region": "mars-1"}, "staging.region", "eu-west-1"),
+        ("staging", {"notification_emails": ["not-an-email"]}, "notification_emails", "e-mail"),
+        ("staging", {"deployment": {"ab_weight_steps": [5, 50]}}, "ab_weight_steps", "100"),
+        ("staging", {"deployment": {"ab_weight_steps": [50, 5, 100]}}, "ab_weight_steps", "100"),
+        ("staging", {"colour": "blue"}, "staging.colour", "unknown setting"),
+        ("staging", {"judge": {"speed": 3}}, "judge.speed", "unknown setting"),
+    ],
+)
+def test_bad_values_name_the_field(env, values, field, hint):
+    with pytest.raises(ConfigError) as error:
+        config_with(env, **values)
+    message = str(error.value)
+    assert field in message
+    assert hint in message
+    assert "\n" not in message
+
+
+def test_prod_without_an_account_is_refused():
+    with pytest.raises(ConfigError, match=r"environments\.prod\.account: a production"):
+        default_config({})
+
+
+def test_unknown_environment_is_refused_with_the_known_ones():
+    config = config_with("prod")
+    with pytest.raises(ConfigError, match="unknown environment 'qa' .*dev, staging, prod"):
+        config.select(["qa"])
+
+
+def test_select_keeps_config_order():
+    config = config_with("prod")
+    assert [env.name for env in config.select(["prod", "dev"])] == ["dev", "prod"]
+    assert len(config.select([])) == 3
+
+
+def test_rolling_needs_two_instances():
+    with pytest.raises(ConfigError, match="dev.endpoint.instance_count: rolling"):
+        config_with("dev", deployment={"strategy": "rolling"})
+
+
+def test_emails_may_be_a_comma_separated_string():
+    config = config_with("staging", notification_emails="a@example.com, b@example.com")
+    assert config.environment("staging").notification_emails == ("a@example.com", "b@example.com")
+
+
+def test_endpoint_name_defaults_from_environment_name():
+    assert config_with("prod").environment("prod").endpoint_name == "guardrails-prod"
+
+
+def test_strategies_map_to_native_or_state_machine():
+    assert DeploymentSettings(strategy="linear").is_native
+    assert not DeploymentSettings(strategy="ab").is_native
+    assert not DeploymentSettings(strategy="shadow").is_native
+
+
+def test_pipeline_must_deploy_to_known_environments():
+    from infra.config import AppConfig, PipelineSettings
+
+    envs = config_with("prod").environments
+    with pytest.raises(ConfigError, match="pipeline.deploy_environments: unknown environment 'qa'"):
+        AppConfig(environments=envs, pipeline=PipelineSettings(deploy_environments=("qa",)))

@@ -1,0 +1,44 @@
+"""Monitoring stack: dashboard and deployment-state notifications."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk.assertions import Match
+
+
+def test_dashboard_shows_traffic_errors_latency_and_verdict(template_of):
+    template = template_of("prod", "monitoring")
+    dashboards = template.find_resources("AWS::CloudWatch::Dashboard")
+    (dashboard,) = dashboards.values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for metric in ("Invocations", "Invocation5XXErrors", "ModelLatency", "JudgeVerdict"):
+        assert metric in body, metric
+    assert "guardrails-prod" in body
+
+
+def test_deployment_state_changes_reach_on_call_readably(template_of):
+    template = template_of("prod", "monitoring")
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["aws.sagemaker"],
+                "detail-type": ["SageMaker Endpoint Deployment State Change"],
+                "detail": {"EndpointName": ["guardrails-prod"]},
+            },
+            "Targets": [
+                Match.object_like(
+                    {
+                        "Arn": {"Fn::ImportValue": Match.string_like_regexp("OnCallTopic")},
+                        "InputTransformer": {
+                            "InputPathsMap": Match.object_like({"detail-State": "$.detail.State"}),
+                            "InputTemplate": Match.string_like_regexp(
+                                "endpoint guardrails-prod deployment is now <detail-State>"
+                            ),
+                        },
+                    }
+                )
+            ],
+        },
+    )

@@ -1,0 +1,1 @@
+"""Build helpers for the Makefile and tests."""
