@@ -48,8 +48,8 @@ def dependencies_dir() -> Path:
             [
                 sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                 "--target", str(target), "--platform", "manylinux2014_x86_64",
-                "--implementation", "cp", "--python-version", "3.13", "--only-binary=:all:", "--no-deps",
-                "-r", str(REQUIREMENTS),
+                "--implementation", "cp", "--python-version", "3.13", "--only-binary=:all:",
+                "--no-deps", "-r", str(REQUIREMENTS),
             ],
             check=True,
         )  # fmt: skip
