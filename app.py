@@ -13,19 +13,20 @@ from cdk_nag import AwsSolutionsChecks
 from infra.config import AppConfig, ConfigError, default_config
 from stacks.guardrails_app import build_app
 
-OVERRIDES_CONTEXT_KEY = "guardrails:environments"
+ENVIRONMENTS_CONTEXT_KEY = "guardrails:environments"
+PIPELINE_CONTEXT_KEY = "guardrails:pipeline"
 
 
-def _context_overrides(app: cdk.App) -> dict[str, Any]:
-    """Per-environment overrides: a mapping in cdk.json, or a JSON string given with -c."""
-    raw = app.node.try_get_context(OVERRIDES_CONTEXT_KEY) or {}
+def _context_mapping(app: cdk.App, key: str) -> dict[str, Any]:
+    """A settings mapping from context: an object in cdk.json, or a JSON string given with -c."""
+    raw = app.node.try_get_context(key) or {}
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
         except json.JSONDecodeError as error:
-            raise ConfigError(f"{OVERRIDES_CONTEXT_KEY}: not valid JSON ({error.msg})") from error
+            raise ConfigError(f"{key}: not valid JSON ({error.msg})") from error
     if not isinstance(raw, dict):
-        raise ConfigError(f"{OVERRIDES_CONTEXT_KEY}: must map environment names to settings")
+        raise ConfigError(f"{key}: must be a JSON object of settings")
     return raw
 
 
@@ -38,7 +39,10 @@ def _selected_names(app: cdk.App) -> list[str]:
 def main() -> None:
     app = cdk.App()
     try:
-        config: AppConfig = default_config(_context_overrides(app))
+        config: AppConfig = default_config(
+            _context_mapping(app, ENVIRONMENTS_CONTEXT_KEY),
+            _context_mapping(app, PIPELINE_CONTEXT_KEY),
+        )
         selected = config.select(_selected_names(app))
     except ConfigError as error:
         print(f"Configuration error: {error}", file=sys.stderr)

@@ -278,12 +278,16 @@ class AppConfig:
         return tuple(env for env in self.environments if env in wanted)
 
 
-def default_config(overrides: dict[str, dict[str, Any]] | None = None) -> AppConfig:
-    """The shipped dev/staging/prod configuration, with per-environment overrides applied.
+def default_config(
+    overrides: dict[str, dict[str, Any]] | None = None,
+    pipeline_overrides: dict[str, Any] | None = None,
+) -> AppConfig:
+    """The shipped dev/staging/prod configuration, with overrides applied.
 
     `overrides` maps an environment name to field values, e.g.
     {"prod": {"account": "123456789012", "region": "eu-west-1",
-              "deployment": {"strategy": "linear"}}}.
+              "deployment": {"strategy": "linear"}}};
+    `pipeline_overrides` sets PipelineSettings fields, e.g. {"source": "codeconnections"}.
     """
     overrides = overrides or {}
     unknown = set(overrides) - {"dev", "staging", "prod"}
@@ -313,7 +317,19 @@ def default_config(overrides: dict[str, dict[str, Any]] | None = None) -> AppCon
     envs = []
     for name, values in base.items():
         envs.append(_apply(name, values, overrides.get(name, {})))
-    return AppConfig(environments=tuple(envs))
+    return AppConfig(environments=tuple(envs), pipeline=_pipeline(pipeline_overrides or {}))
+
+
+def _pipeline(override: dict[str, Any]) -> PipelineSettings:
+    """PipelineSettings from an override mapping, checking every key."""
+    if not isinstance(override, dict):
+        _fail("pipeline", "must be a mapping of settings")
+    known = {f.name for f in fields(PipelineSettings)}
+    for key in override:
+        if key not in known:
+            _fail(f"pipeline.{key}", f"unknown setting (known: {', '.join(sorted(known))})")
+    coerced = {k: tuple(v) if isinstance(v, list) else v for k, v in override.items()}
+    return PipelineSettings(**coerced)
 
 
 _NESTED = {"endpoint": EndpointSettings, "deployment": DeploymentSettings, "judge": JudgeSettings}

@@ -101,3 +101,14 @@ def test_pipeline_must_deploy_to_known_environments():
     envs = config_with("prod").environments
     with pytest.raises(ConfigError, match="pipeline.deploy_environments: unknown environment 'qa'"):
         AppConfig(environments=envs, pipeline=PipelineSettings(deploy_environments=("qa",)))
+
+
+def test_pipeline_settings_can_be_overridden_and_are_checked():
+    config = default_config(
+        {"prod": dict(ACCOUNT)}, {"source": "codeconnections", "repository_owner_and_name": "o/r"}
+    )
+    assert config.pipeline.source == "codeconnections"
+    with pytest.raises(ConfigError, match="pipeline.colour: unknown setting"):
+        default_config({"prod": dict(ACCOUNT)}, {"colour": "red"})
+    with pytest.raises(ConfigError, match="pipeline.source: must be one of codecommit"):
+        default_config({"prod": dict(ACCOUNT)}, {"source": "svn"})
