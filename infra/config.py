@@ -328,7 +328,9 @@ def _pipeline(override: dict[str, Any]) -> PipelineSettings:
     for key in override:
         if key not in known:
             _fail(f"pipeline.{key}", f"unknown setting (known: {', '.join(sorted(known))})")
-    coerced = {k: tuple(v) if isinstance(v, list) else v for k, v in override.items()}
+    coerced: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in override.items()
+    }
     return PipelineSettings(**coerced)
 
 
