@@ -31,39 +31,42 @@ class EndpointAlarms(Construct):
         dimensions = {"EndpointName": endpoint_name, "VariantName": variant_name}
         one_minute = cdk.Duration.minutes(1)
 
+        def sustained_breach(
+            id_: str, metric_name: str, statistic: str, threshold: float, description: str
+        ) -> cloudwatch.Alarm:
+            """Two breaching minutes out of three: one slow minute must not roll back."""
+            return cloudwatch.Metric(
+                namespace="AWS/SageMaker",
+                metric_name=metric_name,
+                dimensions_map=dimensions,
+                statistic=statistic,
+                period=one_minute,
+            ).create_alarm(
+                self,
+                id_,
+                alarm_description=f"{endpoint_name}: {description}",
+                threshold=threshold,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+
         # Invocation5XXErrors is 0 or 1 per request, so its average is the error rate.
-        self.error_rate_alarm = cloudwatch.Metric(
-            namespace="AWS/SageMaker",
-            metric_name="Invocation5XXErrors",
-            dimensions_map=dimensions,
-            statistic="Average",
-            period=one_minute,
-        ).create_alarm(
-            self,
+        self.error_rate_alarm = sustained_breach(
             "ErrorRateAlarm",
-            alarm_description=f"{endpoint_name}: 5xx error rate above {max_5xx_error_rate}",
-            threshold=max_5xx_error_rate,
-            evaluation_periods=3,
-            datapoints_to_alarm=2,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            "Invocation5XXErrors",
+            "Average",
+            max_5xx_error_rate,
+            f"5xx error rate above {max_5xx_error_rate}",
         )
         # ModelLatency is published in microseconds.
-        self.latency_alarm = cloudwatch.Metric(
-            namespace="AWS/SageMaker",
-            metric_name="ModelLatency",
-            dimensions_map=dimensions,
-            statistic="p99",
-            period=one_minute,
-        ).create_alarm(
-            self,
+        self.latency_alarm = sustained_breach(
             "LatencyAlarm",
-            alarm_description=f"{endpoint_name}: p99 model latency above {max_model_latency_ms} ms",
-            threshold=max_model_latency_ms * MICROSECONDS_PER_MILLISECOND,
-            evaluation_periods=3,
-            datapoints_to_alarm=2,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            "ModelLatency",
+            "p99",
+            max_model_latency_ms * MICROSECONDS_PER_MILLISECOND,
+            f"p99 model latency above {max_model_latency_ms} ms",
         )
         # The judge publishes 1 when it decides rollback: one datapoint is enough.
         self.verdict_alarm = cloudwatch.Metric(
