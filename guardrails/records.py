@@ -4,7 +4,7 @@ Item layout (partition key `pk`, sort key `sk`, both strings):
 - lock:       pk=ENDPOINT#<endpoint>      sk=LOCK
 - deployment: pk=ENDPOINT#<endpoint>      sk=DEPLOYMENT#<started_at>#<deployment_id>
 - pointer:    pk=DEPLOYMENT#<id>          sk=RECORD   (finds a deployment by id)
-- decision:   pk=DEPLOYMENT#<id>          sk=DECISION#<decided_at>#<seq>
+- decision:   pk=DEPLOYMENT#<id>          sk=DECISION#<decided_at>#<random suffix>
 
 The table is passed in (a boto3 Table resource), so tests hand in a moto-backed one.
 """
@@ -12,6 +12,7 @@ The table is passed in (a boto3 Table resource), so tests hand in a moto-backed 
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -78,6 +79,8 @@ class DeploymentRecord:
     reason: str = ""
     updated_at: str = ""
     last_decision: str = ""
+    trial_endpoint_config: str = ""  # A/B and shadow: the two-variant config the candidate bakes in
+    execution_arn: str = ""  # the state machine execution running the rollout
 
     @property
     def sort_key(self) -> str:
@@ -196,6 +199,12 @@ def list_deployments(table: Any, endpoint_name: str, limit: int = 20) -> list[De
     return [DeploymentRecord.from_item(item) for item in response.get("Items", [])]
 
 
+def latest_deployment(table: Any, endpoint_name: str) -> DeploymentRecord | None:
+    """The endpoint's newest deployment, or None when it has none."""
+    newest = list_deployments(table, endpoint_name, limit=1)
+    return newest[0] if newest else None
+
+
 def add_decision(
     table: Any,
     *,
@@ -209,7 +218,8 @@ def add_decision(
     decided_at = now_iso()
     item = {
         "pk": deployment_pk(deployment_id),
-        "sk": f"DECISION#{decided_at}",
+        # The suffix keeps two decisions written in the same microsecond apart.
+        "sk": f"DECISION#{decided_at}#{secrets.token_hex(3)}",
         "deployment_id": deployment_id,
         "decision": decision,
         "reason": reason,

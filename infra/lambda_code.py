@@ -17,9 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_DIR = ROOT / "guardrails"
 REQUIREMENTS = ROOT / "requirements-lambda.txt"
 CACHE_DIR = ROOT / "build" / "lambda-deps"
-RUNTIME = lambda_.Runtime.PYTHON_3_13
-# The CLI, its plotting and the benchmarks never run in Lambda.
-_EXCLUDED = ("__pycache__", "*.pyc", "cli.py", "cli")
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+# The operator CLI (and `python -m guardrails`, which starts it) never runs in Lambda.
+_EXCLUDED = ("__pycache__", "*.pyc", "cli", "__main__.py")
 
 
 def _ignore(directory: str, names: list[str]) -> set[str]:
@@ -30,7 +30,8 @@ def source_hash() -> str:
     """Hash of what goes into the package, so an unchanged package is not rebuilt."""
     digest = hashlib.sha256(REQUIREMENTS.read_bytes())
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
-        if "__pycache__" in path.parts or "cli" in path.parts or path.name == "cli.py":
+        relative = path.relative_to(PACKAGE_DIR)
+        if any(shutil.ignore_patterns(*_EXCLUDED)("", list(relative.parts))):
             continue
         digest.update(str(path.relative_to(ROOT)).encode())
         digest.update(path.read_bytes())
@@ -48,7 +49,7 @@ def dependencies_dir() -> Path:
             [
                 sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                 "--target", str(target), "--platform", "manylinux2014_x86_64",
-                "--implementation", "cp", "--python-version", "3.13", "--only-binary=:all:",
+                "--implementation", "cp", "--python-version", "3.14", "--only-binary=:all:",
                 "--no-deps", "-r", str(REQUIREMENTS),
             ],
             check=True,
@@ -71,20 +72,21 @@ class _LocalBundling:
         return True
 
 
-_CODE: dict[str, lambda_.Code] = {}
+_CODE: dict[str, lambda_.Code] = {}  # TEMPORARY: still cleared by infra/pipeline_lambda.py
 
 
 def runtime_code() -> lambda_.Code:
-    """The shared Lambda code asset; every handler lives under guardrails.handlers."""
-    # One Code object per process: CDK then stages the asset once for all functions.
-    if "code" not in _CODE:
-        _CODE["code"] = lambda_.Code.from_asset(
-            str(PACKAGE_DIR),
-            asset_hash_type=cdk.AssetHashType.CUSTOM,
-            asset_hash=source_hash(),
-            bundling=cdk.BundlingOptions(
-                image=cdk.DockerImage.from_registry("local-bundling-only"),
-                local=_LocalBundling(),
-            ),
-        )
-    return _CODE["code"]
+    """The Lambda code asset; every handler lives under guardrails.handlers.
+
+    A fresh Code per function: an asset binds to the stack that first uses it. CDK stages (and
+    bundles) one asset hash once per process, so this costs nothing more.
+    """
+    return lambda_.Code.from_asset(
+        str(PACKAGE_DIR),
+        asset_hash_type=cdk.AssetHashType.CUSTOM,
+        asset_hash=source_hash(),
+        bundling=cdk.BundlingOptions(
+            image=cdk.DockerImage.from_registry("local-bundling-only"),
+            local=_LocalBundling(),
+        ),
+    )

@@ -9,6 +9,7 @@ import aws_cdk as cdk
 from infra.config import AppConfig, EnvironmentConfig
 from stacks.endpoint_stack import EndpointStack
 from stacks.monitoring_stack import MonitoringStack
+from stacks.rollout_stack import RolloutStack
 from stacks.stateful_stack import StatefulStack
 
 SOURCE_REPOSITORY_NAME = "guardrails-models"
@@ -21,6 +22,7 @@ class EnvironmentStacks:
     stateful: StatefulStack
     endpoint: EndpointStack
     monitoring: MonitoringStack
+    rollout: RolloutStack
 
 
 def stack_name(env: EnvironmentConfig, part: str) -> str:
@@ -63,10 +65,22 @@ def build_environment(app: cdk.App, config: AppConfig, env: EnvironmentConfig) -
         env=aws_env,
         description=f"Guardrails {env.name}: dashboard and deployment notifications",
     )
-    for stack in (stateful, endpoint, monitoring):
+    rollout = RolloutStack(
+        app,
+        stack_name(env, "Rollout"),
+        config=env,
+        stateful=stateful,
+        endpoint=endpoint,
+        env=aws_env,
+        description=f"Guardrails {env.name}: guarded rollout state machine (judge, promote, "
+        "roll back)",
+    )
+    for stack in (stateful, endpoint, monitoring, rollout):
         cdk.Tags.of(stack).add("project", "sagemaker-deployment-guardrails")
         cdk.Tags.of(stack).add("environment", env.name)
-    return EnvironmentStacks(stateful=stateful, endpoint=endpoint, monitoring=monitoring)
+    return EnvironmentStacks(
+        stateful=stateful, endpoint=endpoint, monitoring=monitoring, rollout=rollout
+    )
 
 
 def build_app(

@@ -61,5 +61,6 @@ def test_env_context_synthesizes_only_that_environment(tmp_path):
     assert templates == [
         "Guardrails-dev-Endpoint.template.json",
         "Guardrails-dev-Monitoring.template.json",
+        "Guardrails-dev-Rollout.template.json",
         "Guardrails-dev-Stateful.template.json",
     ]

@@ -34,7 +34,7 @@ def assembly(tmp_path_factory) -> cdk.cx_api.CloudAssembly:
 def test_every_stack_of_every_environment_is_synthesized(assembly):
     names = {stack.stack_name for stack in assembly.stacks}
     for env in ("dev", "staging", "prod"):
-        for part in ("Stateful", "Endpoint", "Monitoring"):
+        for part in ("Stateful", "Endpoint", "Monitoring", "Rollout"):
             assert f"Guardrails-{env}-{part}" in names
 
 

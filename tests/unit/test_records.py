@@ -110,3 +110,23 @@ def test_decisions_keep_who_what_why_and_the_numbers(table):
     assert [d["decision"] for d in decisions] == ["rollback", "continue"]
     assert decisions[0]["details"] == {"p_value": 0.001, "estimate": 0.012}
     assert decisions[0]["decided_by"] == "judge"
+
+
+def test_latest_deployment_is_the_newest_or_none(table):
+    assert records.latest_deployment(table, "guardrails-prod") is None
+    records.put_deployment(table, a_record("d-1", started_at="2026-11-01T00:00:00.000000Z"))
+    records.put_deployment(
+        table,
+        a_record("d-2", started_at="2026-11-02T00:00:00.000000Z", trial_endpoint_config="t"),
+    )
+    newest = records.latest_deployment(table, "guardrails-prod")
+    assert (newest.deployment_id, newest.trial_endpoint_config) == ("d-2", "t")
+
+
+def test_decisions_written_at_the_same_moment_are_all_kept(table, monkeypatch):
+    monkeypatch.setattr(records, "now_iso", lambda: "2026-11-23T09:00:00.000000Z")
+    for decision in ("deploy", "continue", "rollback"):
+        records.add_decision(
+            table, deployment_id="d-1", decision=decision, reason="r", decided_by="judge"
+        )
+    assert len(records.list_decisions(table, "d-1")) == 3

@@ -1,0 +1,5 @@
+"""`python -m guardrails`: the operator CLI."""
+
+from guardrails.cli import main
+
+main()

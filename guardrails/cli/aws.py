@@ -1,0 +1,94 @@
+"""Finds a deployed environment: credentials for its account, its region, its stack outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from guardrails.cli.errors import Failure
+from infra.config import EnvironmentConfig
+
+_RETRIES = Config(retries={"mode": "standard", "max_attempts": 5})
+
+
+def stack_name(env: EnvironmentConfig, part: str) -> str:
+    """Same names as stacks.guardrails_app.stack_name (importing it would start jsii)."""
+    return f"Guardrails-{env.name}-{part}"
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """One deployed environment, reached with the operator's credentials."""
+
+    env: EnvironmentConfig
+    session: boto3.Session
+    region: str
+    account: str
+    caller_arn: str
+    endpoint_name: str
+    table_name: str
+    topic_arn: str
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, region_name=self.region, config=_RETRIES)
+
+    def table(self) -> Any:
+        dynamodb = self.session.resource("dynamodb", region_name=self.region, config=_RETRIES)
+        return dynamodb.Table(self.table_name)
+
+
+def connect(env: EnvironmentConfig, profile: str | None) -> Deployed:
+    """The environment's stacks in its account and region, or a Failure saying what is off."""
+    session = boto3.Session(profile_name=profile, region_name=env.region)
+    region = session.region_name
+    if not region:
+        raise Failure(f"environments.{env.name}.region: not set in cdk.json and no default region")
+    identity = session.client("sts", region_name=region, config=_RETRIES).get_caller_identity()
+    account = identity["Account"]
+    if env.account and account != env.account:
+        raise Failure(
+            f"environments.{env.name}.account: is {env.account}, but the credentials are for "
+            f"account {account} (pick another --profile)"
+        )
+    cloudformation = session.client("cloudformation", region_name=region, config=_RETRIES)
+    stateful = stack_outputs(cloudformation, stack_name(env, "Stateful"), region, required=True)
+    endpoint = stack_outputs(cloudformation, stack_name(env, "Endpoint"), region, required=False)
+    for key in ("DeploymentTableName", "OnCallTopicArn"):
+        if key not in stateful:
+            raise Failure(f"stack {stack_name(env, 'Stateful')}: has no output {key} (redeploy it)")
+    return Deployed(
+        env=env,
+        session=session,
+        region=region,
+        account=account,
+        caller_arn=identity["Arn"],
+        endpoint_name=endpoint.get("EndpointName", env.endpoint_name),
+        table_name=stateful["DeploymentTableName"],
+        topic_arn=stateful["OnCallTopicArn"],
+    )
+
+
+def stack_outputs(cloudformation: Any, name: str, region: str, *, required: bool) -> dict[str, str]:
+    """A stack's outputs by key; {} for a missing stack unless it is required."""
+    try:
+        stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
+    except ClientError as error:
+        if "does not exist" not in error.response.get("Error", {}).get("Message", ""):
+            raise
+        if required:
+            raise Failure(f"stack {name}: not deployed in {region} (run cdk deploy)") from None
+        return {}
+    outputs = stacks[0].get("Outputs", []) if stacks else []
+    return {o["OutputKey"]: o["OutputValue"] for o in outputs}
+
+
+def is_not_found(error: ClientError) -> bool:
+    """SageMaker's way of saying a named resource does not exist."""
+    details = error.response.get("Error", {})
+    return details.get("Code") == "ValidationException" and "Could not find" in str(
+        details.get("Message", "")
+    )

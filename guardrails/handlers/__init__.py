@@ -1,0 +1,1 @@
+"""Lambda entry points: thin adapters from an event to a pure function and back."""

@@ -1,0 +1,1 @@
+"""The guarded rollout: typed state, the decision policy, endpoint config shaping and the steps."""

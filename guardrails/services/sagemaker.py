@@ -1,0 +1,143 @@
+"""The SageMaker seam: endpoint, endpoint config and model calls the rollout makes.
+
+Wraps a boto3 `sagemaker` client (and a `sagemaker-runtime` client for the smoke test), so tests
+hand in moto-backed or Stubber-wrapped clients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+IN_SERVICE = "InService"
+# Statuses in which SageMaker is still changing the endpoint: no UpdateEndpoint is possible.
+BUSY_STATUSES = ("Creating", "Updating", "SystemUpdating", "RollingBack")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndpointView:
+    """What an endpoint serves right now."""
+
+    name: str
+    status: str
+    config_name: str
+    pending_config_name: str = ""  # the config a running update moves to, when SageMaker says
+    failure_reason: str = ""
+    weights: Mapping[str, float] = field(default_factory=dict)  # current weight per variant
+
+    @property
+    def in_service(self) -> bool:
+        return self.status == IN_SERVICE
+
+    @property
+    def busy(self) -> bool:
+        return self.status in BUSY_STATUSES
+
+    def describe(self) -> str:
+        """One line for messages, e.g. "InService on config-v2"."""
+        text = f"{self.status} on {self.config_name}"
+        if self.pending_config_name:
+            text += f" (moving to {self.pending_config_name})"
+        if self.failure_reason:
+            text += f": {self.failure_reason}"
+        return text
+
+
+def _not_found(error: ClientError) -> bool:
+    message = str(error.response.get("Error", {}).get("Message", ""))
+    return error.response.get("Error", {}).get("Code") == "ValidationException" and (
+        "Could not find" in message or "does not exist" in message
+    )
+
+
+class SageMakerSeam:
+    """The SageMaker calls of a rollout, over a boto3 client."""
+
+    def __init__(self, client: Any, runtime_client: Any | None = None) -> None:
+        self._client = client
+        self._runtime = runtime_client
+
+    def describe_endpoint(self, name: str) -> EndpointView:
+        """The endpoint's status and config; ClientError when it does not exist."""
+        response = self._client.describe_endpoint(EndpointName=name)
+        pending = response.get("PendingDeploymentSummary") or {}
+        return EndpointView(
+            name=name,
+            status=response["EndpointStatus"],
+            config_name=response["EndpointConfigName"],
+            pending_config_name=pending.get("EndpointConfigName", ""),
+            failure_reason=response.get("FailureReason") or "",
+            weights={
+                variant["VariantName"]: float(variant.get("CurrentWeight", 0.0))
+                for variant in response.get("ProductionVariants", [])
+            },
+        )
+
+    def endpoint_config(self, name: str) -> dict[str, Any] | None:
+        """DescribeEndpointConfig, or None when there is no such config."""
+        try:
+            response: dict[str, Any] = self._client.describe_endpoint_config(
+                EndpointConfigName=name
+            )
+        except ClientError as error:
+            if _not_found(error):
+                return None
+            raise
+        return response
+
+    def model(self, name: str) -> dict[str, Any] | None:
+        """DescribeModel, or None when there is no such model."""
+        try:
+            response: dict[str, Any] = self._client.describe_model(ModelName=name)
+        except ClientError as error:
+            if _not_found(error):
+                return None
+            raise
+        return response
+
+    def model_package(self, arn: str) -> dict[str, Any]:
+        """DescribeModelPackage."""
+        response: dict[str, Any] = self._client.describe_model_package(ModelPackageName=arn)
+        return response
+
+    def create_model(self, request: Mapping[str, Any]) -> None:
+        """CreateModel with a request built by guardrails.rollout.endpoint_configs."""
+        self._client.create_model(**request)
+
+    def create_endpoint_config(self, request: Mapping[str, Any]) -> None:
+        """CreateEndpointConfig with a request built by guardrails.rollout.endpoint_configs."""
+        self._client.create_endpoint_config(**request)
+
+    def update_endpoint(
+        self, name: str, config_name: str, deployment_config: Mapping[str, Any] | None
+    ) -> None:
+        """Move the endpoint to `config_name`; without a DeploymentConfig no alarm can undo it."""
+        request: dict[str, Any] = {"EndpointName": name, "EndpointConfigName": config_name}
+        if deployment_config is not None:
+            request["DeploymentConfig"] = dict(deployment_config)
+        else:
+            request["RetainDeploymentConfig"] = False
+        self._client.update_endpoint(**request)
+
+    def update_weights(self, name: str, weights: Mapping[str, float]) -> None:
+        """Shift traffic between the endpoint's production variants."""
+        self._client.update_endpoint_weights_and_capacities(
+            EndpointName=name,
+            DesiredWeightsAndCapacities=[
+                {"VariantName": variant, "DesiredWeight": float(weight)}
+                for variant, weight in weights.items()
+            ],
+        )
+
+    def invoke(self, name: str, body: str, content_type: str) -> bytes:
+        """InvokeEndpoint once; the response body."""
+        if self._runtime is None:
+            raise RuntimeError("SageMakerSeam: no sagemaker-runtime client was given")
+        response = self._runtime.invoke_endpoint(
+            EndpointName=name, Body=body.encode(), ContentType=content_type
+        )
+        payload: bytes = response["Body"].read()
+        return payload

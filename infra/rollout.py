@@ -1,0 +1,167 @@
+"""The guarded rollout of one environment: a Step Functions state machine over the step Lambdas."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+import aws_cdk.aws_cloudwatch as cloudwatch
+import aws_cdk.aws_dynamodb as dynamodb
+import aws_cdk.aws_events as events
+import aws_cdk.aws_events_targets as targets
+import aws_cdk.aws_iam as iam
+import aws_cdk.aws_kms as kms
+import aws_cdk.aws_lambda as lambda_
+import aws_cdk.aws_logs as logs
+import aws_cdk.aws_sns as sns
+import aws_cdk.aws_stepfunctions as sfn
+from constructs import Construct
+
+from guardrails import settings as rollout_settings
+from infra.config import EnvironmentConfig
+from infra.endpoint import GuardedEndpoint
+from infra.nag import acknowledge_wildcards
+from infra.rollout_definition import rollout_definition, state_machine_timeout
+from infra.rollout_functions import RolloutFunctions, depend_only_on_policy
+
+
+class GuardedRollout(Construct):
+    """Start, deploy, judge every interval, then promote or roll back; any failure is recorded.
+
+    The state machine owns which endpoint config the endpoint serves once it exists; see
+    docs/architecture.md. Executions that time out or are aborted are cleaned up by a rule.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        config: EnvironmentConfig,
+        endpoint: GuardedEndpoint,
+        rollback_alarms: Sequence[cloudwatch.IAlarm],
+        table: dynamodb.ITableV2,
+        topic: sns.ITopic,
+        key: kms.IKey,
+        model_role: iam.IRole,
+    ) -> None:
+        super().__init__(scope, id_)
+        stack = cdk.Stack.of(self)
+        # Log groups need a key whose policy admits CloudWatch Logs; the environment's key
+        # lives in the stateful stack, and editing its policy from here would tie the stacks
+        # in a cycle.
+        self.log_key = kms.Key(
+            self,
+            "LogsKey",
+            description=f"Guardrails rollout logs of {endpoint.endpoint_name}",
+            enable_key_rotation=True,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        self.log_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name="*",
+                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    }
+                },
+            )
+        )
+        environment = {
+            **rollout_settings.settings_environment(
+                environment=config.name,
+                endpoint_name=endpoint.endpoint_name,
+                variant_name=endpoint.variant_name,
+                deployment=dataclasses.asdict(config.deployment),
+                judge=dataclasses.asdict(config.judge),
+                smoke_test_payload=config.smoke_test_payload,
+            ),
+            rollout_settings.TABLE_NAME: table.table_name,
+            rollout_settings.TOPIC_ARN: topic.topic_arn,
+            rollout_settings.MODEL_ROLE_ARN: model_role.role_arn,
+            rollout_settings.ROLLBACK_ALARM_NAMES: stack.to_json_string(
+                [alarm.alarm_name for alarm in rollback_alarms]
+            ),
+            "POWERTOOLS_SERVICE_NAME": "rollout",
+            "POWERTOOLS_METRICS_NAMESPACE": "Guardrails",
+        }
+        functions = RolloutFunctions(
+            self,
+            "Functions",
+            environment=environment,
+            endpoint_name=endpoint.endpoint_name,
+            table=table,
+            topic=topic,
+            key=key,
+            model_role=model_role,
+            rollback_alarms=rollback_alarms,
+            log_key=self.log_key,
+        )
+        self.functions = functions.functions
+
+        log_group = logs.LogGroup(
+            self,
+            "StateMachineLogs",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            encryption_key=self.log_key,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            comment=f"Guarded rollout of a new model to {endpoint.endpoint_name}",
+            definition_body=sfn.DefinitionBody.from_chainable(
+                rollout_definition(self, config=config, functions=dict(self.functions))
+            ),
+            timeout=state_machine_timeout(config),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
+        )
+        depend_only_on_policy(self.state_machine, self.state_machine.role)
+        # A timed-out or aborted execution runs no Catch: clean up its lock and record here.
+        events.Rule(
+            self,
+            "ExecutionEndedRule",
+            description=f"Timed-out or aborted rollouts of {endpoint.endpoint_name}",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "stateMachineArn": [self.state_machine.state_machine_arn],
+                    "status": ["TIMED_OUT", "ABORTED"],
+                },
+            ),
+            targets=[targets.LambdaFunction(self.functions["ExecutionEnded"], retry_attempts=4)],
+        )
+        self._acknowledge([f for step, f in self.functions.items() if step != "ExecutionEnded"])
+
+    def _acknowledge(self, functions: Sequence[lambda_.IFunction]) -> None:
+        role = self.state_machine.role
+        acknowledge_wildcards(
+            role,
+            "Step Functions delivers logs through log delivery APIs and writes X-Ray traces; "
+            "neither has a resource scope.",
+            resources=["*"],
+        )
+        acknowledge_wildcards(
+            role,
+            "CDK lets the state machine invoke any version of each rollout function "
+            "(<function ARN>:*); they are only this rollout's functions.",
+            resources=[f"{function.function_arn}:*" for function in functions],
+        )

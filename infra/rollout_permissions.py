@@ -1,0 +1,143 @@
+"""What each rollout step may do, by capability, scoped to this endpoint and its resources."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import aws_cdk as cdk
+import aws_cdk.aws_cloudwatch as cloudwatch
+import aws_cdk.aws_dynamodb as dynamodb
+import aws_cdk.aws_iam as iam
+import aws_cdk.aws_kms as kms
+import aws_cdk.aws_sns as sns
+from constructs import Construct
+
+from guardrails.metrics import VERDICT_NAMESPACE
+from guardrails.rollout.endpoint_configs import name_prefix
+from infra.nag import acknowledge_wildcards
+
+
+class RolloutPermissions:
+    """Policy statements per capability; `grant` adds them to a role, `acknowledge` says why."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        endpoint_name: str,
+        table: dynamodb.ITableV2,
+        topic: sns.ITopic,
+        key: kms.IKey,
+        model_role: iam.IRole,
+        rollback_alarms: Sequence[cloudwatch.IAlarm],
+    ) -> None:
+        stack = cdk.Stack.of(scope)
+
+        def sagemaker(resource: str, name: str) -> str:
+            return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
+
+        # SageMaker lower-cases names in ARNs.
+        prefix = name_prefix(endpoint_name).lower()
+        endpoint = sagemaker("endpoint", endpoint_name.lower())
+        self.any_config = sagemaker("endpoint-config", "*")
+        self.any_model = sagemaker("model", "*")
+        self.own_configs = sagemaker("endpoint-config", f"{prefix}-*")
+        self.own_models = sagemaker("model", f"{prefix}-*")
+        self.packages = sagemaker("model-package", "*")
+        self._table = table
+        self._topic = topic
+        self._statements: dict[str, list[iam.PolicyStatement]] = {
+            "read_endpoint": [
+                _allow(["sagemaker:DescribeEndpoint"], [endpoint]),
+                _allow(["sagemaker:DescribeEndpointConfig"], [self.any_config]),
+            ],
+            "update_endpoint": [
+                _allow(
+                    ["sagemaker:UpdateEndpoint", "sagemaker:UpdateEndpointWeightsAndCapacities"],
+                    [endpoint, self.any_config],
+                ),
+            ],
+            "create_models": [
+                _allow(["sagemaker:DescribeModel"], [self.any_model]),
+                _allow(["sagemaker:DescribeModelPackage"], [self.packages]),
+                _allow(
+                    [
+                        "sagemaker:CreateModel",
+                        "sagemaker:CreateEndpointConfig",
+                        "sagemaker:AddTags",
+                    ],
+                    [self.own_models, self.own_configs],
+                ),
+                iam.PolicyStatement(
+                    actions=["iam:PassRole"],
+                    resources=[model_role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                ),
+                # Endpoint configs name the environment's key; SageMaker takes a grant on it.
+                _allow(["kms:DescribeKey"], [key.key_arn]),
+                iam.PolicyStatement(
+                    actions=["kms:CreateGrant"],
+                    resources=[key.key_arn],
+                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                ),
+            ],
+            "read_model_packages": [_allow(["sagemaker:DescribeModelPackage"], [self.packages])],
+            "invoke": [_allow(["sagemaker:InvokeEndpoint"], [endpoint])],
+            "read_metrics": [_allow(["cloudwatch:GetMetricData"], ["*"])],
+            "verdict": [
+                iam.PolicyStatement(
+                    actions=["cloudwatch:PutMetricData"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"cloudwatch:namespace": VERDICT_NAMESPACE}},
+                )
+            ],
+            "read_alarms": [
+                _allow(["cloudwatch:DescribeAlarms"], [a.alarm_arn for a in rollback_alarms])
+            ],
+        }
+
+    def grant(self, role: iam.Role, capabilities: Iterable[str]) -> None:
+        for capability in capabilities:
+            if capability == "records":
+                self._table.grant_read_write_data(role)
+            elif capability == "notify":
+                self._topic.grant_publish(role)
+            else:
+                for statement in self._statements[capability]:
+                    role.add_to_policy(statement)
+
+    def acknowledge(self, role: iam.Role, capabilities: Sequence[str]) -> None:
+        """The reasons for each wildcard the capabilities need, on this role only."""
+        unscoped = "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource scope"
+        if "read_metrics" in capabilities:
+            unscoped += "; neither has cloudwatch:GetMetricData"
+        if "verdict" in capabilities:
+            unscoped += "; PutMetricData is held to the verdict's namespace by a condition"
+        acknowledge_wildcards(role, unscoped + ".", resources=["*"])
+        if "read_endpoint" in capabilities or "update_endpoint" in capabilities:
+            acknowledge_wildcards(
+                role,
+                "The live endpoint config may be the endpoint stack's, whose name CloudFormation "
+                "generates; rollbacks return to it. Only this endpoint can be updated.",
+                resources=[self.any_config],
+            )
+        if "create_models" in capabilities or "read_model_packages" in capabilities:
+            acknowledge_wildcards(
+                role,
+                "The live model and model package have generated names; they are only read. "
+                "Models and configs are created under this endpoint's name prefix only.",
+                resources=[self.any_model, self.packages, self.own_models, self.own_configs]
+                if "create_models" in capabilities
+                else [self.packages],
+            )
+        if "records" in capabilities or "notify" in capabilities:
+            acknowledge_wildcards(
+                role,
+                "DynamoDB and SNS encrypt with the environment's KMS key: CDK's grants name "
+                "its data key actions with a wildcard, on that one key.",
+                actions=["kms:GenerateDataKey*", "kms:ReEncrypt*"],
+            )
+
+
+def _allow(actions: list[str], resources: list[str]) -> iam.PolicyStatement:
+    return iam.PolicyStatement(actions=actions, resources=resources)

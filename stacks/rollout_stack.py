@@ -1,0 +1,46 @@
+"""The guarded rollout of one environment: state machine, step functions, alarms' consumer."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from infra.config import EnvironmentConfig
+from infra.rollout import GuardedRollout
+from stacks.endpoint_stack import EndpointStack
+from stacks.stateful_stack import StatefulStack
+
+
+class RolloutStack(cdk.Stack):
+    """Takes a model package to production traffic only through the judge."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        config: EnvironmentConfig,
+        stateful: StatefulStack,
+        endpoint: EndpointStack,
+        **kwargs,
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+        rollout = GuardedRollout(
+            self,
+            "Rollout",
+            config=config,
+            endpoint=endpoint.endpoint,
+            rollback_alarms=endpoint.alarms.rollback_alarms,
+            table=stateful.table,
+            topic=stateful.topic,
+            key=stateful.key,
+            model_role=stateful.model_role,
+        )
+        self.state_machine = rollout.state_machine
+
+        cdk.CfnOutput(
+            self,
+            "StateMachineArn",
+            value=self.state_machine.state_machine_arn,
+            description='Start with {"model_package_arn": ..., "started_by": ..., "reason": ...}',
+        )

@@ -1,0 +1,115 @@
+"""New models and endpoint configs copy the live shape and swap only the model."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from guardrails.rollout import endpoint_configs as shapes
+from guardrails.rollout.state import RolloutError
+
+SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+LIVE = {
+    "EndpointConfigName": "EndpointConfig-abc",
+    "ProductionVariants": [
+        {
+            "VariantName": "AllTraffic",
+            "ModelName": "Model-abc",
+            "InitialInstanceCount": 3,
+            "InstanceType": "ml.c5.xlarge",
+            "InitialVariantWeight": 1.0,
+            "CurrentInstanceCount": 3,  # describe-only fields are not copied
+        }
+    ],
+    "KmsKeyId": "arn:aws:kms:eu-west-1:111111111111:key/k",
+    "DataCaptureConfig": {"EnableCapture": True, "InitialSamplingPercentage": 100},
+    "EndpointConfigArn": "arn:aws:sagemaker:eu-west-1:111111111111:endpoint-config/x",
+}
+NAMES = shapes.ResourceNames(model="m", new_config="c-new", trial_config="c-trial")
+
+
+def requests(kind: str) -> dict:
+    return shapes.config_requests(
+        kind=kind,
+        live_config=LIVE,
+        variant_name="AllTraffic",
+        candidate_variant=shapes.candidate_variant_name(kind, "AllTraffic"),
+        model_name="m",
+        names=NAMES,
+        first_weight=5,
+        deployment_id="d-1",
+    )
+
+
+@given(
+    endpoint=st.from_regex(r"^[a-zA-Z0-9](-?[a-zA-Z0-9]){0,62}$", fullmatch=True),
+    deployment=st.text(min_size=1, max_size=80),
+)
+def test_names_are_valid_deterministic_and_under_the_endpoint_prefix(endpoint, deployment):
+    names = shapes.resource_names(endpoint, deployment)
+    for name in (names.model, names.new_config, names.trial_config):
+        assert SAGEMAKER_NAME.match(name) and name.startswith(shapes.name_prefix(endpoint) + "-")
+    assert shapes.resource_names(endpoint, deployment) == names
+    assert len({names.model, names.new_config, names.trial_config}) == 3
+
+
+def test_native_config_keeps_shape_key_and_capture_with_the_new_model():
+    new = requests("native")
+    assert set(new) == {"new"}
+    assert new["new"] == {
+        "EndpointConfigName": "c-new",
+        "ProductionVariants": [
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "m",
+                "InitialInstanceCount": 3,
+                "InstanceType": "ml.c5.xlarge",
+                "InitialVariantWeight": 1.0,
+            }
+        ],
+        "KmsKeyId": LIVE["KmsKeyId"],
+        "DataCaptureConfig": LIVE["DataCaptureConfig"],
+        "Tags": [{"Key": "guardrails:deployment-id", "Value": "d-1"}],
+    }
+
+
+def test_ab_trial_config_has_both_models_weighted_by_the_first_step():
+    trial = requests("ab")["trial"]
+    variants = {v["VariantName"]: v for v in trial["ProductionVariants"]}
+    assert variants["AllTraffic"]["ModelName"] == "Model-abc"
+    assert variants["AllTraffic"]["InitialVariantWeight"] == 95.0
+    assert variants["Candidate"]["ModelName"] == "m"
+    assert variants["Candidate"]["InitialVariantWeight"] == 5.0
+
+
+def test_shadow_trial_config_mirrors_traffic_to_the_candidate():
+    trial = requests("shadow")["trial"]
+    assert [v["ModelName"] for v in trial["ProductionVariants"]] == ["Model-abc"]
+    assert trial["ShadowProductionVariants"][0]["VariantName"] == "Shadow"
+    assert trial["ShadowProductionVariants"][0]["ModelName"] == "m"
+
+
+def test_a_missing_variant_is_a_clear_error():
+    with pytest.raises(RolloutError, match="EndpointConfig-abc has no production variant Blue"):
+        shapes.production_variant(LIVE, "Blue")
+
+
+def test_the_new_model_keeps_the_live_models_network_settings():
+    vpc = {"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]}
+    request = shapes.model_request(
+        name="m",
+        model_package_arn="arn:package",
+        role_arn="arn:role",
+        live_model={"EnableNetworkIsolation": False, "VpcConfig": vpc},
+        deployment_id="d-1",
+    )
+    assert request["PrimaryContainer"] == {"ModelPackageName": "arn:package"}
+    assert (request["EnableNetworkIsolation"], request["VpcConfig"]) == (False, vpc)
+
+
+def test_candidate_variant_names_never_clash_with_production():
+    assert shapes.candidate_variant_name("native", "AllTraffic") == ""
+    assert shapes.candidate_variant_name("ab", "Candidate") == "Candidate2"
