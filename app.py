@@ -12,6 +12,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra.config import AppConfig, ConfigError, default_config
 from stacks.guardrails_app import build_app
+from stacks.pipeline_stack import build_pipeline, required_environments
 
 ENVIRONMENTS_CONTEXT_KEY = "guardrails:environments"
 PIPELINE_CONTEXT_KEY = "guardrails:pipeline"
@@ -44,10 +45,14 @@ def main() -> None:
             _context_mapping(app, PIPELINE_CONTEXT_KEY),
         )
         selected = config.select(_selected_names(app))
+        stacks = build_app(app, config, selected)
+        # The pipeline spans environments: it is built when all it deploys to are selected.
+        if all(name in stacks for name in required_environments(config)):
+            connection_arn = app.node.try_get_context(config.pipeline.connection_arn_context_key)
+            build_pipeline(app, config, stacks, connection_arn)
     except ConfigError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         sys.exit(1)
-    build_app(app, config, selected)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(verbose=True))
     app.synth()
 

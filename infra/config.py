@@ -229,6 +229,16 @@ class PipelineSettings:
     deploy_environments: tuple[str, ...] = ("staging", "prod")  # in order, after approval
     min_auc: float = 0.7  # quality gate: least AUC of a new model on held-out data
     max_auc_drop: float = 0.01  # quality gate: largest accepted AUC drop vs the approved model
+    min_accuracy: float = 0.7  # quality gate: least accuracy at a 0.5 threshold on held-out data
+    processing_instance_type: str = "ml.m5.large"  # preprocessing and evaluation jobs
+    training_instance_type: str = "ml.m5.large"  # the XGBoost training job
+    approver_emails: tuple[str, ...] = ()  # subscribers of the approval-request topic
+
+    def __post_init__(self) -> None:
+        # Context may give the approvers as one comma-separated string, like notification_emails.
+        if isinstance(self.approver_emails, str):
+            emails = tuple(e.strip() for e in self.approver_emails.split(",") if e.strip())
+            object.__setattr__(self, "approver_emails", emails)
 
     def validate(self, names: tuple[str, ...]) -> None:
         if self.host_environment not in names:
@@ -247,6 +257,34 @@ class PipelineSettings:
                 _fail("pipeline.deploy_environments", f"unknown environment {env!r}")
         _check_range("pipeline.min_auc", self.min_auc, 0.5, 1)
         _check_range("pipeline.max_auc_drop", self.max_auc_drop, 0, 0.5)
+        if len(set(self.deploy_environments)) != len(self.deploy_environments):
+            _fail(
+                "pipeline.deploy_environments",
+                f"must not repeat an environment (got {list(self.deploy_environments)!r})",
+            )
+        _check_range("pipeline.min_accuracy", self.min_accuracy, 0.5, 1)
+        for name in ("processing_instance_type", "training_instance_type"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not _INSTANCE_TYPE.match(value):
+                _fail(f"pipeline.{name}", f"must look like ml.m5.large (got {value!r})")
+        for email in self.approver_emails:
+            if not isinstance(email, str) or not _EMAIL.match(email):
+                _fail("pipeline.approver_emails", f"not an e-mail address: {email!r}")
+
+    def check_same_account(self, environments: tuple[EnvironmentConfig, ...]) -> None:
+        """Every deploy environment must share the host's account and region (for now)."""
+        by_name = {env.name: env for env in environments}
+        host = by_name[self.host_environment]
+        for name in self.deploy_environments:
+            target = by_name[name]
+            if (target.account, target.region) != (host.account, host.region):
+                _fail(
+                    "pipeline.deploy_environments",
+                    f"{name} ({target.account or 'no account'}/{target.region or 'no region'}) "
+                    f"must share the account and region of the host environment "
+                    f"{host.name} ({host.account or 'no account'}/{host.region or 'no region'}); "
+                    "cross-account deploys are not supported yet",
+                )
 
 
 @dataclass(frozen=True, kw_only=True)

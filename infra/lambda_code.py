@@ -72,9 +72,6 @@ class _LocalBundling:
         return True
 
 
-_CODE: dict[str, lambda_.Code] = {}  # TEMPORARY: still cleared by infra/pipeline_lambda.py
-
-
 def runtime_code() -> lambda_.Code:
     """The Lambda code asset; every handler lives under guardrails.handlers.
 

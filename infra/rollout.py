@@ -20,10 +20,11 @@ from constructs import Construct
 
 from guardrails import settings as rollout_settings
 from infra.config import EnvironmentConfig
+from infra.dependencies import depend_only_on_policy
 from infra.endpoint import GuardedEndpoint
 from infra.nag import acknowledge_wildcards
 from infra.rollout_definition import rollout_definition, state_machine_timeout
-from infra.rollout_functions import RolloutFunctions, depend_only_on_policy
+from infra.rollout_functions import RolloutFunctions
 
 
 class GuardedRollout(Construct):

@@ -15,6 +15,7 @@ import aws_cdk.aws_sns as sns
 from constructs import Construct
 
 from infra import lambda_code
+from infra.dependencies import depend_only_on_policy
 from infra.lambda_code import RUNTIME
 from infra.rollout_permissions import RolloutPermissions
 
@@ -42,21 +43,6 @@ STEPS: dict[str, tuple[str, int, tuple[str, ...]]] = {
         ("records", "notify", "read_endpoint", "update_endpoint", "verdict"),
     ),
 }
-
-
-def depend_only_on_policy(resource: Construct, role: iam.IRole) -> None:
-    """DependsOn the role's policy only: CDK also lists the role, which the Arn already orders.
-
-    cfn-lint flags that duplicate (W3005); the policy dependency is the one that matters, so a
-    step never runs before its permissions exist.
-    """
-    policy = role.node.try_find_child("DefaultPolicy")
-    cfn_resource = resource.node.default_child
-    if policy is None or not isinstance(cfn_resource, cdk.CfnResource):
-        return
-    cfn_policy = policy.node.default_child
-    assert isinstance(cfn_policy, cdk.CfnResource)
-    cfn_resource.add_override("DependsOn", [cfn_policy.logical_id])
 
 
 class RolloutFunctions(Construct):

@@ -112,3 +112,50 @@ def test_pipeline_settings_can_be_overridden_and_are_checked():
         default_config({"prod": dict(ACCOUNT)}, {"colour": "red"})
     with pytest.raises(ConfigError, match="pipeline.source: must be one of codecommit"):
         default_config({"prod": dict(ACCOUNT)}, {"source": "svn"})
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "hint"),
+    [
+        ({"min_accuracy": 0.2}, "pipeline.min_accuracy", "0.5"),
+        ({"min_auc": 1.5}, "pipeline.min_auc", "between 0.5 and 1"),
+        ({"max_auc_drop": -0.1}, "pipeline.max_auc_drop", "between 0 and 0.5"),
+        ({"training_instance_type": "m5.large"}, "pipeline.training_instance_type", "ml.m5"),
+        ({"processing_instance_type": 3}, "pipeline.processing_instance_type", "ml.m5"),
+        ({"approver_emails": ["nobody"]}, "pipeline.approver_emails", "'nobody'"),
+        ({"deploy_environments": ["prod", "prod"]}, "pipeline.deploy_environments", "repeat"),
+    ],
+)
+def test_bad_pipeline_values_name_the_field(values, field, hint):
+    with pytest.raises(ConfigError) as error:
+        default_config({"prod": dict(ACCOUNT)}, values)
+    message = str(error.value)
+    assert message.startswith(field)
+    assert hint in message
+    assert "\n" not in message
+
+
+def test_approver_emails_may_be_a_comma_separated_string():
+    config = default_config({"prod": dict(ACCOUNT)}, {"approver_emails": "a@example.com, b@x.io"})
+    assert config.pipeline.approver_emails == ("a@example.com", "b@x.io")
+
+
+def test_deploy_environments_must_share_the_host_account_and_region():
+    same = {env: dict(ACCOUNT) for env in ("dev", "staging", "prod")}
+    config = default_config(same)
+    config.pipeline.check_same_account(config.environments)  # no error
+
+    other = {**same, "prod": {"account": "222222222222", "region": "us-east-1"}}
+    config = default_config(other)
+    with pytest.raises(ConfigError) as error:
+        config.pipeline.check_same_account(config.environments)
+    message = str(error.value)
+    assert message.startswith("pipeline.deploy_environments: prod (222222222222/us-east-1)")
+    assert "host environment dev (111111111111/us-east-1)" in message
+    assert "cross-account deploys are not supported yet" in message
+
+
+def test_an_environment_agnostic_host_cannot_deploy_to_an_explicit_account():
+    config = default_config({"prod": dict(ACCOUNT)})
+    with pytest.raises(ConfigError, match="prod .*host environment dev \\(no account/no region\\)"):
+        config.pipeline.check_same_account(config.environments)

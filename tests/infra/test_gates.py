@@ -12,6 +12,8 @@ from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import lint
 
 from stacks.guardrails_app import build_app
+from stacks.pipeline_stack import STACK_NAME as PIPELINE_STACK_NAME
+from stacks.pipeline_stack import build_pipeline
 from tests.infra.conftest import TEST_REGION, explicit_config, new_app
 
 pytestmark = pytest.mark.xdist_group("gates")
@@ -21,6 +23,7 @@ def nag_checked_app(outdir: Path) -> tuple[cdk.App, dict]:
     app = new_app(outdir=str(outdir))
     config = explicit_config()
     stacks = build_app(app, config, config.environments)
+    build_pipeline(app, config, stacks)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks())
     return app, stacks
 
@@ -36,6 +39,7 @@ def test_every_stack_of_every_environment_is_synthesized(assembly):
     for env in ("dev", "staging", "prod"):
         for part in ("Stateful", "Endpoint", "Monitoring", "Rollout"):
             assert f"Guardrails-{env}-{part}" in names
+    assert PIPELINE_STACK_NAME in names
 
 
 def test_cfn_lint_finds_no_errors_or_warnings(assembly):

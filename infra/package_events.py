@@ -1,0 +1,123 @@
+"""Model package state changes of the pipeline's group, to the function that acts on them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+import aws_cdk.aws_dynamodb as dynamodb
+import aws_cdk.aws_events as events
+import aws_cdk.aws_events_targets as targets
+import aws_cdk.aws_iam as iam
+import aws_cdk.aws_kms as kms
+import aws_cdk.aws_lambda as lambda_
+import aws_cdk.aws_sns as sns
+import aws_cdk.aws_stepfunctions as sfn
+from constructs import Construct
+
+from guardrails import package_events as settings
+from infra.model_pipeline import DeployTarget
+from infra.nag import acknowledge_wildcards
+from infra.pipeline_lambda import PipelineFunction
+from infra.pipeline_logs import PipelineLogs
+
+
+class PackageStateEvents(Construct):
+    """Console approvals start the release; rejections of a serving package roll it back."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        model_package_group_name: str,
+        deploy_targets: Sequence[DeployTarget],
+        release: sfn.IStateMachine,
+        table: dynamodb.ITableV2,
+        on_call: sns.ITopic,
+        key: kms.IKey,
+        code: lambda_.Code,
+        logs: PipelineLogs,
+    ) -> None:
+        super().__init__(scope, id_)
+        stack = cdk.Stack.of(self)
+        deploy_targets_json = stack.to_json_string(
+            [
+                {
+                    "environment": t.config.name,
+                    "endpoint_name": t.config.endpoint_name,
+                    "state_machine_arn": t.state_machine.state_machine_arn,
+                }
+                for t in deploy_targets
+            ]
+        )
+        handler = PipelineFunction(
+            self,
+            "Handler",
+            handler="package_state",
+            description="Guardrails: console approvals release, rejections roll back",
+            environment={
+                settings.GROUP_NAME: model_package_group_name,
+                settings.TABLE_NAME: table.table_name,
+                settings.RELEASE_STATE_MACHINE_ARN: release.state_machine_arn,
+                settings.TOPIC_ARN: on_call.topic_arn,
+                settings.DEPLOY_TARGETS: deploy_targets_json,
+            },
+            code=code,
+            logs=logs,
+        )
+        self.function, role = handler.function, handler.role
+
+        def sagemaker(resource: str, name: str) -> str:
+            return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
+
+        packages = sagemaker("model-package", f"{model_package_group_name.lower()}/*")
+        endpoints = [sagemaker("endpoint", t.config.endpoint_name.lower()) for t in deploy_targets]
+        configs, models = sagemaker("endpoint-config", "*"), sagemaker("model", "*")
+        statements = [
+            iam.PolicyStatement(actions=["sagemaker:DescribeModelPackage"], resources=[packages]),
+            iam.PolicyStatement(actions=["sagemaker:ListModelPackages"], resources=["*"]),
+            iam.PolicyStatement(actions=["sagemaker:DescribeEndpointConfig"], resources=[configs]),
+            iam.PolicyStatement(actions=["sagemaker:DescribeModel"], resources=[models]),
+        ]
+        if endpoints:
+            statements.append(
+                iam.PolicyStatement(actions=["sagemaker:DescribeEndpoint"], resources=endpoints)
+            )
+        for statement in statements:
+            role.add_to_policy(statement)
+        table.grant_read_write_data(role)
+        on_call.grant_publish(role)
+        key.grant(role, "kms:Decrypt", "kms:GenerateDataKey*")
+        release.grant_start_execution(role)
+        for target in deploy_targets:
+            target.state_machine.grant_start_execution(role)
+
+        self.rule = events.Rule(
+            self,
+            "Rule",
+            description=f"Approvals and rejections of packages in {model_package_group_name}",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=[settings.DETAIL_TYPE],
+                detail={
+                    "ModelPackageGroupName": [model_package_group_name],
+                    "ModelApprovalStatus": [settings.APPROVED, settings.REJECTED],
+                },
+            ),
+            targets=[targets.LambdaFunction(self.function, retry_attempts=4)],
+        )
+
+        acknowledge_wildcards(
+            role,
+            "Reads the pipeline group's package versions and the models and configs behind "
+            "the deploy environments' endpoints, whose names the rollouts generate; "
+            "ListModelPackages and X-Ray have no resource scope.",
+            resources=[packages, configs, models, "*"],
+        )
+        acknowledge_wildcards(
+            role,
+            "Publishing to the KMS-encrypted on-call topic and writing the KMS-encrypted "
+            "deployment table need data keys of the environment's key.",
+            actions=["kms:GenerateDataKey*", "kms:ReEncrypt*"],
+        )

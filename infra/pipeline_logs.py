@@ -1,0 +1,56 @@
+"""The model pipeline's log groups: retained three months, encrypted with their own key."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import aws_cdk.aws_iam as iam
+import aws_cdk.aws_kms as kms
+import aws_cdk.aws_logs as logs
+from constructs import Construct
+
+RETENTION = logs.RetentionDays.THREE_MONTHS
+
+
+class PipelineLogs(Construct):
+    """A key CloudWatch Logs may use, and a factory for log groups encrypted with it."""
+
+    def __init__(self, scope: Construct, id_: str) -> None:
+        super().__init__(scope, id_)
+        stack = cdk.Stack.of(self)
+        # The environment's key lives in the stateful stack; admitting CloudWatch Logs to its
+        # policy from here would tie the stacks in a cycle, so the logs get a key of their own.
+        self.key = kms.Key(
+            self,
+            "Key",
+            description="Guardrails model pipeline logs",
+            enable_key_rotation=True,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                         "kms:Describe*"],
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name="*",
+                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    }
+                },
+            )
+        )  # fmt: skip
+
+    def log_group(self, scope: Construct, id_: str) -> logs.LogGroup:
+        """A new log group in `scope`, encrypted and with the pipeline's retention."""
+        return logs.LogGroup(
+            scope,
+            id_,
+            retention=RETENTION,
+            encryption_key=self.key,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )

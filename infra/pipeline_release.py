@@ -1,0 +1,114 @@
+"""The release state machine: the guarded rollout of every deploy environment, in order.
+
+A package approved in the SageMaker console (not through the pipeline) is rolled out by this
+state machine the way the pipeline's Deploy stages would: each environment's rollout runs to
+its end before the next one starts, and a failed or rolled-back rollout stops the release.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+import aws_cdk.aws_kms as kms
+import aws_cdk.aws_sns as sns
+import aws_cdk.aws_stepfunctions as sfn
+import aws_cdk.aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from infra.dependencies import depend_only_on_policy
+from infra.model_pipeline import DeployTarget
+from infra.nag import acknowledge_wildcards
+from infra.pipeline_logs import PipelineLogs
+from infra.pipeline_nag import acknowledge_granted_wildcards
+
+RELEASE_TIMEOUT = cdk.Duration.days(1)
+
+
+class ReleaseStateMachine(Construct):
+    """Input {"model_package_arn", "started_by", "reason"}, passed to each rollout unchanged."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        deploy_targets: Sequence[DeployTarget],
+        on_call: sns.ITopic,
+        on_call_key: kms.IKey,
+        logs: PipelineLogs,
+    ) -> None:
+        super().__init__(scope, id_)
+        stopped = sfn.Fail(self, "ReleaseStopped", error="ReleaseStopped")
+        rollout_input = sfn.TaskInput.from_object(
+            {
+                "model_package_arn": sfn.JsonPath.string_at("$.model_package_arn"),
+                "started_by": sfn.JsonPath.string_at("$.started_by"),
+                "reason": sfn.JsonPath.string_at("$.reason"),
+            }
+        )
+        chain: sfn.Chain | None = None
+        for target in deploy_targets:
+            name = target.config.name.capitalize()
+            rollout = tasks.StepFunctionsStartExecution(
+                self,
+                f"Rollout{name}",
+                comment=f"Guarded rollout to {target.config.name}; waits for its end",
+                state_machine=target.state_machine,
+                integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+                input=rollout_input,
+                result_path=sfn.JsonPath.DISCARD,
+            )
+            notify = tasks.SnsPublish(
+                self,
+                f"Tell{name}Failed",
+                topic=on_call,
+                subject=f"Guardrails: release stopped in {target.config.name}",
+                message=sfn.TaskInput.from_text(
+                    sfn.JsonPath.format(
+                        f"The release of {{}} stopped in {target.config.name}: its guarded "
+                        "rollout failed or was rolled back ({}). Later environments were not "
+                        "touched.",
+                        sfn.JsonPath.string_at("$.model_package_arn"),
+                        sfn.JsonPath.string_at("$.failure.Error"),
+                    )
+                ),
+                result_path=sfn.JsonPath.DISCARD,
+            )
+            rollout.add_catch(notify.next(stopped), result_path="$.failure")
+            chain = rollout if chain is None else chain.next(rollout)  # type: ignore[assignment]
+        if chain is None:
+            chain = sfn.Chain.start(sfn.Succeed(self, "NothingToDeploy"))
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            comment="Guardrails release: guarded rollout to each deploy environment in order",
+            definition_body=sfn.DefinitionBody.from_chainable(chain),
+            timeout=RELEASE_TIMEOUT,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=logs.log_group(self, "Logs"),
+                level=sfn.LogLevel.ALL,
+                include_execution_data=True,
+            ),
+        )
+        on_call_key.grant(self.state_machine, "kms:Decrypt", "kms:GenerateDataKey*")
+        depend_only_on_policy(self.state_machine, self.state_machine.role)
+        role = self.state_machine.role
+        acknowledge_wildcards(
+            role,
+            "Step Functions delivers logs through log delivery APIs and writes X-Ray traces; "
+            "neither has a resource scope.",
+            resources=["*"],
+        )
+        acknowledge_granted_wildcards(
+            role,
+            "Waiting for a child rollout needs DescribeExecution/StopExecution on its executions, "
+            "whose names are generated.",
+            actions=["states:DescribeExecution", "states:StopExecution"],
+        )
+        acknowledge_wildcards(
+            role,
+            "Publishing to the KMS-encrypted on-call topic needs data keys of its key.",
+            actions=["kms:GenerateDataKey*"],
+        )

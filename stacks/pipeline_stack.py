@@ -1,0 +1,196 @@
+"""The model pipeline stack (host environment) and how the app builds it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from infra.config import AppConfig, ConfigError, EnvironmentConfig, PipelineSettings
+from infra.lambda_code import runtime_code
+from infra.model_pipeline import DeployTarget, ModelPipeline, PipelineSource
+from infra.package_events import PackageStateEvents
+from infra.pipeline_approval import ApprovalStep
+from infra.pipeline_builds import PipelineBuilds
+from infra.pipeline_logs import PipelineLogs
+from infra.pipeline_release import ReleaseStateMachine
+from infra.pipeline_training import DeployedModelAccess, ModelBuildRole
+from stacks.guardrails_app import EnvironmentStacks
+from stacks.stateful_stack import StatefulStack
+
+STACK_NAME = "Guardrails-Pipeline"
+_CONNECTION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
+)
+
+
+def sagemaker_pipeline_name(host: EnvironmentConfig) -> str:
+    """The SageMaker Pipeline's name; not a CloudFormation resource, so the code names it."""
+    return f"guardrails-{host.name}-model-build"
+
+
+class PipelineStack(cdk.Stack):
+    """From a push on the branch to a guarded rollout in every deploy environment."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        settings: PipelineSettings,
+        host: EnvironmentConfig,
+        host_stateful: StatefulStack,
+        deploy_targets: Sequence[DeployTarget],
+        connection_arn: str | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+        # Declared up front so grants on the stateful stacks' key stay on this side.
+        self.add_stack_dependency(host_stateful)
+        group_name = host_stateful.model_package_group.group_name
+        logs = PipelineLogs(self, "Logs")
+        code = runtime_code()
+
+        build_role = ModelBuildRole(
+            self,
+            "ModelBuild",
+            bucket=host_stateful.bucket,
+            key=host_stateful.key,
+            model_package_group_name=group_name,
+        ).role
+        builds = PipelineBuilds(
+            self,
+            "Builds",
+            settings=settings,
+            sagemaker_pipeline_name=sagemaker_pipeline_name(host),
+            sagemaker_role=build_role,
+            model_package_group_name=group_name,
+            bucket=host_stateful.bucket,
+            key=host_stateful.key,
+            logs=logs,
+        )
+        approval = ApprovalStep(
+            self,
+            "Approval",
+            model_package_group_name=group_name,
+            approver_emails=settings.approver_emails,
+            key=host_stateful.key,
+            code=code,
+            logs=logs,
+        )
+        self.model_pipeline = ModelPipeline(
+            self,
+            "ModelPipeline",
+            source=PipelineSource(
+                settings=settings,
+                repository=host_stateful.repository,
+                connection_arn=connection_arn,
+            ),
+            test_project=builds.test_project,
+            train_project=builds.train_project,
+            approval=approval,
+            deploy_targets=deploy_targets,
+            artifact_bucket=host_stateful.bucket,
+            on_call=host_stateful.topic,
+        )
+        if deploy_targets:
+            DeployedModelAccess(
+                self,
+                "DeployedModelAccess",
+                bucket=host_stateful.bucket,
+                key=host_stateful.key,
+                model_roles=[target.model_role for target in deploy_targets],
+            )
+        release = ReleaseStateMachine(
+            self,
+            "Release",
+            deploy_targets=deploy_targets,
+            on_call=host_stateful.topic,
+            on_call_key=host_stateful.key,
+            logs=logs,
+        )
+        PackageStateEvents(
+            self,
+            "PackageEvents",
+            model_package_group_name=group_name,
+            deploy_targets=deploy_targets,
+            release=release.state_machine,
+            table=host_stateful.table,
+            on_call=host_stateful.topic,
+            key=host_stateful.key,
+            code=code,
+            logs=logs,
+        )
+
+        cdk.CfnOutput(self, "PipelineName", value=self.model_pipeline.pipeline.pipeline_name)
+        cdk.CfnOutput(self, "SageMakerPipelineName", value=sagemaker_pipeline_name(host))
+        cdk.CfnOutput(self, "ApproversTopicArn", value=approval.topic.topic_arn)
+        cdk.CfnOutput(self, "ReleaseStateMachineArn", value=release.state_machine.state_machine_arn)
+
+
+def required_environments(config: AppConfig) -> tuple[str, ...]:
+    """The environments whose stacks the pipeline stack needs: the host and every target."""
+    names = (config.pipeline.host_environment, *config.pipeline.deploy_environments)
+    return tuple(dict.fromkeys(names))
+
+
+def build_pipeline(
+    app: cdk.App,
+    config: AppConfig,
+    stacks: Mapping[str, EnvironmentStacks],
+    connection_arn: str | None = None,
+) -> PipelineStack:
+    """The Guardrails-Pipeline stack, in the host environment's account and region.
+
+    `stacks` must hold every environment of `required_environments(config)`; `connection_arn`
+    (from context, key `config.pipeline.connection_arn_context_key`) is required when the
+    source is codeconnections. Bad input raises ConfigError naming the setting.
+    """
+    settings = config.pipeline
+    settings.check_same_account(config.environments)
+    missing = [name for name in required_environments(config) if name not in stacks]
+    if missing:
+        raise ConfigError(
+            f"pipeline: environments {', '.join(missing)} are not selected; the pipeline needs "
+            f"{', '.join(required_environments(config))} (select them, or all, with -c envs=...)"
+        )
+    if settings.source == "codeconnections" and not _CONNECTION_ARN.match(connection_arn or ""):
+        raise ConfigError(
+            f"{settings.connection_arn_context_key}: the codeconnections source needs a "
+            f"connection ARN in context, e.g. -c {settings.connection_arn_context_key}="
+            f"arn:aws:codeconnections:<region>:<account>:connection/<id> (got {connection_arn!r})"
+        )
+    host = config.environment(settings.host_environment)
+    host_stateful = stacks[host.name].stateful
+    if settings.source == "codecommit" and host_stateful.repository is None:
+        raise ConfigError(
+            f"pipeline.source: codecommit, but {host.name}'s stateful stack has no repository"
+        )
+    targets = [
+        DeployTarget(
+            config=config.environment(name),
+            state_machine=stacks[name].rollout.state_machine,
+            model_role=stacks[name].stateful.model_role,
+        )
+        for name in settings.deploy_environments
+    ]
+    stack = PipelineStack(
+        app,
+        STACK_NAME,
+        settings=settings,
+        host=host,
+        host_stateful=host_stateful,
+        deploy_targets=targets,
+        connection_arn=connection_arn if settings.source == "codeconnections" else None,
+        env=None
+        if host.is_environment_agnostic
+        else cdk.Environment(account=host.account, region=host.region),
+        description="Guardrails: model pipeline from git push to guarded rollouts",
+    )
+    for name in settings.deploy_environments:
+        stack.add_stack_dependency(stacks[name].rollout)
+    cdk.Tags.of(stack).add("project", "sagemaker-deployment-guardrails")
+    cdk.Tags.of(stack).add("environment", host.name)
+    return stack
