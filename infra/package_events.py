@@ -16,10 +16,10 @@ import aws_cdk.aws_stepfunctions as sfn
 from constructs import Construct
 
 from guardrails import package_events as settings
+from infra.encrypted_logs import EncryptedLogs
 from infra.model_pipeline import DeployTarget
 from infra.nag import acknowledge_wildcards
 from infra.pipeline_lambda import PipelineFunction
-from infra.pipeline_logs import PipelineLogs
 
 
 class PackageStateEvents(Construct):
@@ -37,7 +37,7 @@ class PackageStateEvents(Construct):
         on_call: sns.ITopic,
         key: kms.IKey,
         code: lambda_.Code,
-        logs: PipelineLogs,
+        logs: EncryptedLogs,
     ) -> None:
         super().__init__(scope, id_)
         stack = cdk.Stack.of(self)

@@ -14,9 +14,9 @@ import aws_cdk.aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from guardrails.package_events import GROUP_NAME
+from infra.encrypted_logs import EncryptedLogs
 from infra.nag import acknowledge_wildcards
 from infra.pipeline_lambda import PipelineFunction
-from infra.pipeline_logs import PipelineLogs
 
 
 class ApprovalStep(Construct):
@@ -35,7 +35,7 @@ class ApprovalStep(Construct):
         approver_emails: Sequence[str],
         key: kms.IKey,
         code: lambda_.Code,
-        logs: PipelineLogs,
+        logs: EncryptedLogs,
     ) -> None:
         super().__init__(scope, id_)
         stack = cdk.Stack.of(self)

@@ -10,8 +10,8 @@ import aws_cdk.aws_s3 as s3
 from constructs import Construct
 
 from infra.config import PipelineSettings
+from infra.encrypted_logs import EncryptedLogs
 from infra.nag import acknowledge_wildcards
-from infra.pipeline_logs import PipelineLogs
 from infra.pipeline_nag import acknowledge_granted_wildcards
 from pipelines import ARTIFACT_PREFIX, INPUTS_PREFIX
 
@@ -34,7 +34,7 @@ class PipelineBuilds(Construct):
         model_package_group_name: str,
         bucket: s3.IBucket,
         key: kms.IKey,
-        logs: PipelineLogs,
+        logs: EncryptedLogs,
     ) -> None:
         super().__init__(scope, id_)
         self.test_project = self._project(
@@ -82,7 +82,7 @@ class PipelineBuilds(Construct):
         timeout: cdk.Duration,
         variables: dict[str, str],
         key: kms.IKey,
-        logs: PipelineLogs,
+        logs: EncryptedLogs,
     ) -> codebuild.PipelineProject:
         project = codebuild.PipelineProject(
             self,

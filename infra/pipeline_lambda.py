@@ -10,8 +10,8 @@ import aws_cdk.aws_lambda as lambda_
 from constructs import Construct
 
 from infra.dependencies import depend_only_on_policy
+from infra.encrypted_logs import EncryptedLogs
 from infra.lambda_code import RUNTIME
-from infra.pipeline_logs import PipelineLogs
 
 
 class PipelineFunction(Construct):
@@ -26,7 +26,7 @@ class PipelineFunction(Construct):
         description: str,
         environment: Mapping[str, str],
         code: lambda_.Code,
-        logs: PipelineLogs,
+        logs: EncryptedLogs,
     ) -> None:
         super().__init__(scope, id_)
         self.role = iam.Role(

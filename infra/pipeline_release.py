@@ -17,9 +17,9 @@ import aws_cdk.aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.dependencies import depend_only_on_policy
+from infra.encrypted_logs import EncryptedLogs
 from infra.model_pipeline import DeployTarget
 from infra.nag import acknowledge_wildcards
-from infra.pipeline_logs import PipelineLogs
 from infra.pipeline_nag import acknowledge_granted_wildcards
 
 RELEASE_TIMEOUT = cdk.Duration.days(1)
@@ -36,7 +36,7 @@ class ReleaseStateMachine(Construct):
         deploy_targets: Sequence[DeployTarget],
         on_call: sns.ITopic,
         on_call_key: kms.IKey,
-        logs: PipelineLogs,
+        logs: EncryptedLogs,
     ) -> None:
         super().__init__(scope, id_)
         stopped = sfn.Fail(self, "ReleaseStopped", error="ReleaseStopped")

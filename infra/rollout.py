@@ -13,7 +13,6 @@ import aws_cdk.aws_events_targets as targets
 import aws_cdk.aws_iam as iam
 import aws_cdk.aws_kms as kms
 import aws_cdk.aws_lambda as lambda_
-import aws_cdk.aws_logs as logs
 import aws_cdk.aws_sns as sns
 import aws_cdk.aws_stepfunctions as sfn
 from constructs import Construct
@@ -21,6 +20,7 @@ from constructs import Construct
 from guardrails import settings as rollout_settings
 from infra.config import EnvironmentConfig
 from infra.dependencies import depend_only_on_policy
+from infra.encrypted_logs import EncryptedLogs
 from infra.endpoint import GuardedEndpoint
 from infra.nag import acknowledge_wildcards
 from infra.rollout_definition import rollout_definition, state_machine_timeout
@@ -52,35 +52,8 @@ class GuardedRollout(Construct):
         # Log groups need a key whose policy admits CloudWatch Logs; the environment's key
         # lives in the stateful stack, and editing its policy from here would tie the stacks
         # in a cycle.
-        self.log_key = kms.Key(
-            self,
-            "LogsKey",
-            description=f"Guardrails rollout logs of {endpoint.endpoint_name}",
-            enable_key_rotation=True,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
-        self.log_key.add_to_resource_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "kms:Encrypt*",
-                    "kms:Decrypt*",
-                    "kms:ReEncrypt*",
-                    "kms:GenerateDataKey*",
-                    "kms:Describe*",
-                ],
-                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-                resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name="*",
-                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    }
-                },
-            )
+        self.logs = EncryptedLogs(
+            self, "Logs", description=f"Guardrails rollout logs of {endpoint.endpoint_name}"
         )
         environment = {
             **rollout_settings.settings_environment(
@@ -110,17 +83,11 @@ class GuardedRollout(Construct):
             key=key,
             model_role=model_role,
             rollback_alarms=rollback_alarms,
-            log_key=self.log_key,
+            logs=self.logs,
         )
         self.functions = functions.functions
 
-        log_group = logs.LogGroup(
-            self,
-            "StateMachineLogs",
-            retention=logs.RetentionDays.THREE_MONTHS,
-            encryption_key=self.log_key,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
+        log_group = self.logs.log_group(self, "StateMachineLogs")
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",

@@ -10,12 +10,12 @@ import aws_cdk.aws_dynamodb as dynamodb
 import aws_cdk.aws_iam as iam
 import aws_cdk.aws_kms as kms
 import aws_cdk.aws_lambda as lambda_
-import aws_cdk.aws_logs as logs
 import aws_cdk.aws_sns as sns
 from constructs import Construct
 
 from infra import lambda_code
 from infra.dependencies import depend_only_on_policy
+from infra.encrypted_logs import EncryptedLogs
 from infra.lambda_code import RUNTIME
 from infra.rollout_permissions import RolloutPermissions
 
@@ -60,7 +60,7 @@ class RolloutFunctions(Construct):
         key: kms.IKey,
         model_role: iam.IRole,
         rollback_alarms: Sequence[cloudwatch.IAlarm],
-        log_key: kms.IKey,
+        logs: EncryptedLogs,
     ) -> None:
         super().__init__(scope, id_)
         permissions = RolloutPermissions(
@@ -81,13 +81,7 @@ class RolloutFunctions(Construct):
                 assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                 description=f"Rollout step {step} of endpoint {endpoint_name}",
             )
-            log_group = logs.LogGroup(
-                self,
-                f"{step}Logs",
-                retention=logs.RetentionDays.THREE_MONTHS,
-                encryption_key=log_key,
-                removal_policy=cdk.RemovalPolicy.DESTROY,
-            )
+            log_group = logs.log_group(self, f"{step}Logs")
             log_group.grant_write(role)
             self.functions[step] = lambda_.Function(
                 self,

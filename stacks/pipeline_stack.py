@@ -9,12 +9,12 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from infra.config import AppConfig, ConfigError, EnvironmentConfig, PipelineSettings
+from infra.encrypted_logs import EncryptedLogs
 from infra.lambda_code import runtime_code
 from infra.model_pipeline import DeployTarget, ModelPipeline, PipelineSource
 from infra.package_events import PackageStateEvents
 from infra.pipeline_approval import ApprovalStep
 from infra.pipeline_builds import PipelineBuilds
-from infra.pipeline_logs import PipelineLogs
 from infra.pipeline_release import ReleaseStateMachine
 from infra.pipeline_training import DeployedModelAccess, ModelBuildRole
 from stacks.guardrails_app import EnvironmentStacks
@@ -50,7 +50,7 @@ class PipelineStack(cdk.Stack):
         # Declared up front so grants on the stateful stacks' key stay on this side.
         self.add_stack_dependency(host_stateful)
         group_name = host_stateful.model_package_group.group_name
-        logs = PipelineLogs(self, "Logs")
+        logs = EncryptedLogs(self, "Logs", description="Guardrails model pipeline logs")
         code = runtime_code()
 
         build_role = ModelBuildRole(

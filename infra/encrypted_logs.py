@@ -1,4 +1,4 @@
-"""The model pipeline's log groups: retained three months, encrypted with their own key."""
+"""Log groups retained three months and encrypted with a key of their stack's own."""
 
 from __future__ import annotations
 
@@ -11,18 +11,18 @@ from constructs import Construct
 RETENTION = logs.RetentionDays.THREE_MONTHS
 
 
-class PipelineLogs(Construct):
+class EncryptedLogs(Construct):
     """A key CloudWatch Logs may use, and a factory for log groups encrypted with it."""
 
-    def __init__(self, scope: Construct, id_: str) -> None:
+    def __init__(self, scope: Construct, id_: str, *, description: str) -> None:
         super().__init__(scope, id_)
         stack = cdk.Stack.of(self)
         # The environment's key lives in the stateful stack; admitting CloudWatch Logs to its
-        # policy from here would tie the stacks in a cycle, so the logs get a key of their own.
+        # policy from another stack would tie the stacks in a cycle, so logs get their own key.
         self.key = kms.Key(
             self,
             "Key",
-            description="Guardrails model pipeline logs",
+            description=description,
             enable_key_rotation=True,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
@@ -46,7 +46,7 @@ class PipelineLogs(Construct):
         )  # fmt: skip
 
     def log_group(self, scope: Construct, id_: str) -> logs.LogGroup:
-        """A new log group in `scope`, encrypted and with the pipeline's retention."""
+        """A new log group in `scope`, encrypted with this key and retained three months."""
         return logs.LogGroup(
             scope,
             id_,
