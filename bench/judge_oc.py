@@ -22,6 +22,7 @@ numpy/scipy are used for simulation and reference only; the judge itself is pure
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
@@ -36,6 +37,8 @@ import numpy as np
 from scipy.stats import norm
 
 ROOT = Path(__file__).resolve().parents[1]
+# The issue's example request, shared with the judge and CLI tests.
+ISSUE_REQUEST = ROOT / "tests" / "fixtures" / "judge_request.json"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -394,30 +397,7 @@ def gaussian_sanity(rng: np.random.Generator, runs: int) -> list[str]:
 
 def timing() -> tuple[float, float]:
     """Microseconds per evaluate() call per metric: issue's 2-metric example, 1-metric call."""
-    req2 = {
-        "alpha": 0.05,
-        "metrics": [
-            {
-                "name": "error_rate",
-                "kind": "proportion",
-                "higher_is_worse": True,
-                "margin": 0.005,
-                "limit": 0.01,
-                "baseline": {"events": 57, "trials": 11843},
-                "canary": {"events": 9, "trials": 612},
-            },
-            {
-                "name": "latency_ms",
-                "kind": "mean",
-                "higher_is_worse": True,
-                "margin": 5.0,
-                "limit": 500,
-                "baseline": {"n": 11843, "mean": 41.2, "std": 9.8},
-                "canary": {"n": 612, "mean": 44.0, "std": 10.5},
-            },
-        ],
-        "min_samples": 100,
-    }
+    req2 = json.loads(ISSUE_REQUEST.read_text())
     req1 = {"metrics": [req2["metrics"][0]]}
     res = []
     for req, n_metrics in ((req2, 2), (req1, 1)):

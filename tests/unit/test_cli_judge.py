@@ -15,7 +15,8 @@ from guardrails.cli.cloudwatch_export import ExportError, build_request
 from guardrails.judge import evaluate
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cli"
-REQUEST = FIXTURES / "judge_request.json"
+# The example request, shared with the judge tests and the benchmark.
+REQUEST = FIXTURES.parent / "judge_request.json"
 EXPORT = FIXTURES / "cloudwatch_export.json"
 MAPPING = FIXTURES / "cloudwatch_mapping.json"
 

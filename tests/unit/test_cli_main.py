@@ -41,7 +41,7 @@ def test_top_level_help_lists_the_exit_codes():
 
 
 def test_python_dash_m_runs_the_cli():
-    request = ROOT / "tests" / "fixtures" / "cli" / "judge_request.json"
+    request = ROOT / "tests" / "fixtures" / "judge_request.json"
     result = subprocess.run(
         [sys.executable, "-m", "guardrails", "judge", str(request)],
         capture_output=True,

@@ -19,30 +19,10 @@ from guardrails.judge import JudgeInputError, evaluate, simulate_sequential
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "judge.md"
 
-ISSUE_REQUEST: dict[str, Any] = {
-    "alpha": 0.05,
-    "metrics": [
-        {
-            "name": "error_rate",
-            "kind": "proportion",
-            "higher_is_worse": True,
-            "margin": 0.005,
-            "limit": 0.01,
-            "baseline": {"events": 57, "trials": 11843},
-            "canary": {"events": 9, "trials": 612},
-        },
-        {
-            "name": "latency_ms",
-            "kind": "mean",
-            "higher_is_worse": True,
-            "margin": 5.0,
-            "limit": 500,
-            "baseline": {"n": 11843, "mean": 41.2, "std": 9.8},
-            "canary": {"n": 612, "mean": 44.0, "std": 10.5},
-        },
-    ],
-    "min_samples": 100,
-}
+# The issue's example request, shared with the CLI tests and the benchmark.
+ISSUE_REQUEST: dict[str, Any] = json.loads(
+    (Path(__file__).resolve().parents[1] / "fixtures" / "judge_request.json").read_text()
+)
 
 
 def prop(xb: int, nb: int, xc: int, nc: int, margin: float = 0.005, **extra: Any) -> dict[str, Any]:
