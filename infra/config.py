@@ -6,7 +6,9 @@ Every field is validated on construction; a bad value raises ConfigError naming 
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -22,6 +24,10 @@ _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")
+
+
+ENVIRONMENTS_CONTEXT_KEY = "guardrails:environments"
+PIPELINE_CONTEXT_KEY = "guardrails:pipeline"
 
 
 class ConfigError(ValueError):
@@ -370,6 +376,26 @@ def _pipeline(override: dict[str, Any]) -> PipelineSettings:
         k: tuple(v) if isinstance(v, list) else v for k, v in override.items()
     }
     return PipelineSettings(**coerced)
+
+
+def config_from_context(get_context: Callable[[str], Any]) -> AppConfig:
+    """The config from CDK context: each key an object (cdk.json) or a JSON string (`-c`)."""
+    return default_config(
+        _context_mapping(get_context, ENVIRONMENTS_CONTEXT_KEY),
+        _context_mapping(get_context, PIPELINE_CONTEXT_KEY),
+    )
+
+
+def _context_mapping(get_context: Callable[[str], Any], key: str) -> dict[str, Any]:
+    raw = get_context(key) or {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"{key}: not valid JSON ({error.msg})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{key}: must be a JSON object of settings")
+    return raw
 
 
 _NESTED = {"endpoint": EndpointSettings, "deployment": DeploymentSettings, "judge": JudgeSettings}

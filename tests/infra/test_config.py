@@ -159,3 +159,26 @@ def test_an_environment_agnostic_host_cannot_deploy_to_an_explicit_account():
     config = default_config({"prod": dict(ACCOUNT)})
     with pytest.raises(ConfigError, match="prod .*host environment dev \\(no account/no region\\)"):
         config.pipeline.check_same_account(config.environments)
+
+
+def test_context_settings_may_be_objects_or_json_strings():
+    from infra.config import config_from_context
+
+    context = {
+        "guardrails:environments": '{"prod": {"account": "111111111111", "region": "us-east-1"}}',
+        "guardrails:pipeline": {"branch": "release"},
+    }
+    config = config_from_context(context.get)
+    assert config.environment("prod").account == "111111111111"
+    assert config.pipeline.branch == "release"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [("{oops", "guardrails:environments: not valid JSON"), ("[1]", "must be a JSON object")],
+)
+def test_malformed_context_names_the_key(raw, message):
+    from infra.config import config_from_context
+
+    with pytest.raises(ConfigError, match=message):
+        config_from_context({"guardrails:environments": raw}.get)
