@@ -10,7 +10,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra.config import AppConfig, ConfigError, config_from_context
 from stacks.guardrails_app import build_app
-from stacks.pipeline_stack import build_pipeline, required_environments
+from stacks.pipeline_stack import build_pipeline
 
 
 def _selected_names(app: cdk.App) -> list[str]:
@@ -25,8 +25,7 @@ def main() -> None:
         config: AppConfig = config_from_context(app.node.try_get_context)
         selected = config.select(_selected_names(app))
         stacks = build_app(app, config, selected)
-        # The pipeline spans environments: it is built when all it deploys to are selected.
-        if all(name in stacks for name in required_environments(config)):
+        if config.builds_pipeline(selected):
             connection_arn = app.node.try_get_context(config.pipeline.connection_arn_context_key)
             build_pipeline(app, config, stacks, connection_arn)
     except ConfigError as error:

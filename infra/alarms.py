@@ -8,7 +8,7 @@ import aws_cdk.aws_cloudwatch_actions as cloudwatch_actions
 import aws_cdk.aws_sns as sns
 from constructs import Construct
 
-from guardrails.metrics import VERDICT_METRIC, VERDICT_NAMESPACE, VERDICT_ROLLBACK
+from guardrails.rollout.metrics import VERDICT_METRIC, VERDICT_NAMESPACE, VERDICT_ROLLBACK
 
 MICROSECONDS_PER_MILLISECOND = 1000
 

@@ -6,7 +6,7 @@ import aws_cdk as cdk
 import aws_cdk.aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from guardrails.metrics import VERDICT_METRIC, VERDICT_NAMESPACE
+from guardrails.rollout.metrics import VERDICT_METRIC, VERDICT_NAMESPACE
 
 
 class EndpointDashboard(Construct):

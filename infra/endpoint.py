@@ -11,8 +11,8 @@ import aws_cdk.aws_s3 as s3
 import aws_cdk.aws_sagemaker as sagemaker
 from constructs import Construct
 
-from guardrails.deployment_config import GuardrailSettings, build_deployment_config
-from infra.config import EndpointSettings
+from guardrails.rollout.deployment_config import build_deployment_config
+from infra.config import DeploymentSettings, EndpointSettings
 from infra.model_role import DATA_CAPTURE_PREFIX
 
 
@@ -27,7 +27,7 @@ class GuardedEndpoint(Construct):
         endpoint_name: str,
         model_package_arn: str,
         settings: EndpointSettings,
-        guardrail: GuardrailSettings,
+        guardrail: DeploymentSettings,
         rollback_alarms: Sequence[cloudwatch.IAlarm],
         role: iam.IRole,
         bucket: s3.IBucket,

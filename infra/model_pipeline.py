@@ -23,7 +23,7 @@ import aws_cdk.aws_sns as sns
 import aws_cdk.aws_stepfunctions as sfn
 from constructs import Construct
 
-from guardrails.approval import APPROVAL_ACTION, APPROVAL_STAGE, MARK_APPROVED_ACTION
+from guardrails.release.rules import APPROVAL_ACTION, APPROVAL_STAGE, MARK_APPROVED_ACTION
 from infra.config import EnvironmentConfig, PipelineSettings
 from infra.dependencies import depend_only_on_policy
 from infra.pipeline_approval import ApprovalStep

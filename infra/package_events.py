@@ -15,7 +15,8 @@ import aws_cdk.aws_sns as sns
 import aws_cdk.aws_stepfunctions as sfn
 from constructs import Construct
 
-from guardrails import package_events as settings
+from guardrails.release import rules, settings
+from guardrails.release.events import DETAIL_TYPE
 from infra.encrypted_logs import EncryptedLogs
 from infra.model_pipeline import DeployTarget
 from infra.nag import acknowledge_wildcards
@@ -99,10 +100,10 @@ class PackageStateEvents(Construct):
             description=f"Approvals and rejections of packages in {model_package_group_name}",
             event_pattern=events.EventPattern(
                 source=["aws.sagemaker"],
-                detail_type=[settings.DETAIL_TYPE],
+                detail_type=[DETAIL_TYPE],
                 detail={
                     "ModelPackageGroupName": [model_package_group_name],
-                    "ModelApprovalStatus": [settings.APPROVED, settings.REJECTED],
+                    "ModelApprovalStatus": [rules.APPROVED, rules.REJECTED],
                 },
             ),
             targets=[targets.LambdaFunction(self.function, retry_attempts=4)],

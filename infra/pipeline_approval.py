@@ -13,7 +13,7 @@ import aws_cdk.aws_sns as sns
 import aws_cdk.aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from guardrails.package_events import GROUP_NAME
+from guardrails.release.settings import GROUP_NAME
 from infra.encrypted_logs import EncryptedLogs
 from infra.nag import acknowledge_wildcards
 from infra.pipeline_lambda import PipelineFunction

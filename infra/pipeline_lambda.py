@@ -43,7 +43,7 @@ class PipelineFunction(Construct):
             description=description,
             runtime=RUNTIME,
             code=code,
-            handler=f"guardrails.handlers.{handler}.handler",
+            handler=f"guardrails.release.handlers.{handler}",
             role=self.role,
             timeout=cdk.Duration.seconds(60),
             memory_size=256,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 import aws_cdk as cdk
@@ -17,7 +16,7 @@ import aws_cdk.aws_sns as sns
 import aws_cdk.aws_stepfunctions as sfn
 from constructs import Construct
 
-from guardrails import settings as rollout_settings
+from guardrails.rollout import settings as rollout_settings
 from infra.config import EnvironmentConfig
 from infra.dependencies import depend_only_on_policy
 from infra.encrypted_logs import EncryptedLogs
@@ -60,8 +59,8 @@ class GuardedRollout(Construct):
                 environment=config.name,
                 endpoint_name=endpoint.endpoint_name,
                 variant_name=endpoint.variant_name,
-                deployment=dataclasses.asdict(config.deployment),
-                judge=dataclasses.asdict(config.judge),
+                deployment=config.deployment,
+                judge=config.judge,
                 smoke_test_payload=config.smoke_test_payload,
             ),
             rollout_settings.TABLE_NAME: table.table_name,

@@ -33,7 +33,7 @@ STEPS: dict[str, tuple[str, int, tuple[str, ...]]] = {
     "SmokeTest": ("smoke_test", 60, ("records", "read_endpoint", "invoke")),
     "Finish": ("finish", 60, ("records", "notify", "read_endpoint")),
     "RecordFailure": (
-        "failed",
+        "record_failure",
         60,
         ("records", "notify", "read_endpoint", "update_endpoint", "verdict"),
     ),
@@ -89,7 +89,7 @@ class RolloutFunctions(Construct):
                 description=f"Guardrails rollout of {endpoint_name}: {step}",
                 runtime=RUNTIME,
                 code=code,
-                handler=f"guardrails.handlers.{module}.handler",
+                handler=f"guardrails.rollout.handlers.{module}",
                 role=role,
                 timeout=cdk.Duration.seconds(timeout),
                 memory_size=256,

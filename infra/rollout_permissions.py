@@ -12,8 +12,8 @@ import aws_cdk.aws_kms as kms
 import aws_cdk.aws_sns as sns
 from constructs import Construct
 
-from guardrails.metrics import VERDICT_NAMESPACE
 from guardrails.rollout.endpoint_configs import name_prefix
+from guardrails.rollout.metrics import VERDICT_NAMESPACE
 from infra.nag import acknowledge_wildcards
 
 

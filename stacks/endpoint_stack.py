@@ -49,7 +49,7 @@ class EndpointStack(cdk.Stack):
             endpoint_name=config.endpoint_name,
             model_package_arn=model_package.value_as_string,
             settings=config.endpoint,
-            guardrail=config.deployment.guardrail(),
+            guardrail=config.deployment,
             rollback_alarms=alarms.rollback_alarms,
             role=stateful.model_role,
             bucket=stateful.bucket,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
@@ -21,9 +20,6 @@ from stacks.guardrails_app import EnvironmentStacks
 from stacks.stateful_stack import StatefulStack
 
 STACK_NAME = "Guardrails-Pipeline"
-_CONNECTION_ARN = re.compile(
-    r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
-)
 
 
 def sagemaker_pipeline_name(host: EnvironmentConfig) -> str:
@@ -130,12 +126,6 @@ class PipelineStack(cdk.Stack):
         cdk.CfnOutput(self, "ReleaseStateMachineArn", value=release.state_machine.state_machine_arn)
 
 
-def required_environments(config: AppConfig) -> tuple[str, ...]:
-    """The environments whose stacks the pipeline stack needs: the host and every target."""
-    names = (config.pipeline.host_environment, *config.pipeline.deploy_environments)
-    return tuple(dict.fromkeys(names))
-
-
 def build_pipeline(
     app: cdk.App,
     config: AppConfig,
@@ -144,29 +134,24 @@ def build_pipeline(
 ) -> PipelineStack:
     """The Guardrails-Pipeline stack, in the host environment's account and region.
 
-    `stacks` must hold every environment of `required_environments(config)`; `connection_arn`
+    `stacks` must hold every environment of `config.pipeline.environments`; `connection_arn`
     (from context, key `config.pipeline.connection_arn_context_key`) is required when the
     source is codeconnections. Bad input raises ConfigError naming the setting.
     """
     settings = config.pipeline
-    settings.check_same_account(config.environments)
-    missing = [name for name in required_environments(config) if name not in stacks]
+    connection_arn = config.check_pipeline(connection_arn)
+    missing = [name for name in settings.environments if name not in stacks]
     if missing:
         raise ConfigError(
-            f"pipeline: environments {', '.join(missing)} are not selected; the pipeline needs "
-            f"{', '.join(required_environments(config))} (select them, or all, with -c envs=...)"
-        )
-    if settings.source == "codeconnections" and not _CONNECTION_ARN.match(connection_arn or ""):
-        raise ConfigError(
-            f"{settings.connection_arn_context_key}: the codeconnections source needs a "
-            f"connection ARN in context, e.g. -c {settings.connection_arn_context_key}="
-            f"arn:aws:codeconnections:<region>:<account>:connection/<id> (got {connection_arn!r})"
+            "pipeline",
+            f"environments {', '.join(missing)} are not selected; the pipeline needs "
+            f"{', '.join(settings.environments)} (select them, or all, with -c envs=...)",
         )
     host = config.environment(settings.host_environment)
     host_stateful = stacks[host.name].stateful
     if settings.source == "codecommit" and host_stateful.repository is None:
         raise ConfigError(
-            f"pipeline.source: codecommit, but {host.name}'s stateful stack has no repository"
+            "pipeline.source", f"codecommit, but {host.name}'s stateful stack has no repository"
         )
     targets = [
         DeployTarget(

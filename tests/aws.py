@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -24,3 +25,24 @@ def create_deployment_table(name: str = "deployments") -> Any:
         ],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+# A model package's inference spec: enough for moto's CreateModelPackage.
+INFERENCE_SPECIFICATION = {
+    "Containers": [{"Image": "image", "ModelDataUrl": "s3://artifacts/model.tar.gz"}],
+    "SupportedContentTypes": ["text/csv"],
+    "SupportedResponseMIMETypes": ["text/csv"],
+}
+
+
+@dataclass
+class LambdaContext:
+    """What Powertools reads of a Lambda invocation's context."""
+
+    function_name: str = "guardrails-test"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:111111111111:function:guardrails-test"
+    aws_request_id: str = "5b1a0c8e-8e1f-4c7e-9a55-0d3c1b2a4f6e"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000

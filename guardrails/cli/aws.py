@@ -10,6 +10,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from guardrails.cli.errors import Failure
+from guardrails.services.errors import is_not_found
 from infra.config import EnvironmentConfig
 
 _RETRIES = Config(retries={"mode": "standard", "max_attempts": 5})
@@ -77,7 +78,7 @@ def stack_outputs(cloudformation: Any, name: str, region: str, *, required: bool
     try:
         stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
     except ClientError as error:
-        if "does not exist" not in error.response.get("Error", {}).get("Message", ""):
+        if not is_not_found(error):
             raise
         if required:
             raise Failure(f"stack {name}: not deployed in {region} (run cdk deploy)") from None
@@ -85,10 +86,3 @@ def stack_outputs(cloudformation: Any, name: str, region: str, *, required: bool
     outputs = stacks[0].get("Outputs", []) if stacks else []
     return {o["OutputKey"]: o["OutputValue"] for o in outputs}
 
-
-def is_not_found(error: ClientError) -> bool:
-    """SageMaker's way of saying a named resource does not exist."""
-    details = error.response.get("Error", {})
-    return details.get("Code") == "ValidationException" and "Could not find" in str(
-        details.get("Message", "")
-    )

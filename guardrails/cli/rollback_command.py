@@ -8,10 +8,11 @@ import click
 from botocore.exceptions import ClientError
 
 from guardrails import records
-from guardrails.cli.aws import Deployed, connect, is_not_found
+from guardrails.cli.aws import Deployed, connect
 from guardrails.cli.config import load_environment
 from guardrails.cli.errors import Failure, InputError
-from guardrails.rollback import RollbackRefused, rollback_endpoint
+from guardrails.rollout.rollback import RollbackRefused, rollback_endpoint
+from guardrails.services.errors import is_not_found
 from guardrails.services.sagemaker import EndpointView, SageMakerSeam
 from guardrails.services.sns import Notifier
 

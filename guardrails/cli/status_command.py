@@ -12,9 +12,10 @@ from botocore.exceptions import ClientError
 
 from guardrails import records
 from guardrails.cli import render
-from guardrails.cli.aws import Deployed, connect, is_not_found
+from guardrails.cli.aws import Deployed, connect
 from guardrails.cli.config import load_environment
 from guardrails.cli.errors import EXIT_FAILED, Failure
+from guardrails.services.errors import is_not_found
 
 UNHEALTHY = ("Failed", "OutOfService")
 

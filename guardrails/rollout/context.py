@@ -9,11 +9,11 @@ from typing import Any
 
 from guardrails import records
 from guardrails.notifications import RolloutEvent
+from guardrails.rollout.settings import RolloutSettings
 from guardrails.rollout.state import RolloutState
 from guardrails.services.cloudwatch import CloudWatchSeam
 from guardrails.services.sagemaker import SageMakerSeam
 from guardrails.services.sns import Notifier
-from guardrails.settings import RolloutSettings
 
 _ISO = "%Y-%m-%dT%H:%M:%S.%fZ"
 

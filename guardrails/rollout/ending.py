@@ -10,12 +10,18 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from guardrails import records
-from guardrails.metrics import VERDICT_ROLLBACK
 from guardrails.notifications import FAILED, PROMOTED, ROLLED_BACK, STUCK, MetricRow, metric_rows
-from guardrails.rollback import EndpointBusy, rollback_endpoint
 from guardrails.rollout import endpoint_configs as shapes
 from guardrails.rollout.context import RolloutContext
-from guardrails.rollout.state import EventError, RolloutState, SmokeTestFailed
+from guardrails.rollout.metrics import VERDICT_ROLLBACK
+from guardrails.rollout.rollback import EndpointBusy, rollback_endpoint
+from guardrails.rollout.state import (
+    EventError,
+    FailureReport,
+    FailureSummary,
+    RolloutState,
+    SmokeTestFailed,
+)
 
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 _CAUSE_LIMIT = 600
@@ -153,19 +159,9 @@ def latest_judge_rows(table: Any, deployment_id: str) -> tuple[MetricRow, ...]:
     return ()
 
 
-def record_failure(
-    raw_state: Mapping[str, Any],
-    *,
-    deployment_id: str,
-    ctx: RolloutContext,
-    protect: bool = True,
-    stuck: bool = False,
-) -> dict[str, str]:
-    """Any failure: protect the endpoint, record FAILED, release the lock, notify on-call.
-
-    `raw_state` is whatever the failed state held plus Step Functions' `error`
-    ({"Error", "Cause"}); it may be the bare execution input when the start step failed.
-    """
+def record_failure(report: FailureReport, ctx: RolloutContext) -> FailureSummary:
+    """Any failure: protect the endpoint, record FAILED, release the lock, notify on-call."""
+    raw_state, deployment_id = report.raw_state, report.deployment_id
     raw_error = raw_state.get("error")
     error: Mapping[str, Any] = raw_error if isinstance(raw_error, Mapping) else {}
     error_name = str(error.get("Error") or "UnknownError")
@@ -174,7 +170,9 @@ def record_failure(
     active = record is not None and record.status not in records.FINAL_STATUSES
     protection = ""
     if record is not None and active:
-        protection = _protect(record, ctx, summary) if protect else "endpoint left as it is"
+        protection = (
+            _protect(record, ctx, summary) if report.protect else "endpoint left as it is"
+        )
         reason = f"{summary}; {protection}"
         records.update_deployment(ctx.table, record, status=records.STATUS_FAILED, reason=reason)
         records.add_decision(
@@ -201,8 +199,8 @@ def record_failure(
         )
     elif isinstance(raw_state.get("model_package_arn"), str):
         facts["model_package_arn"] = raw_state["model_package_arn"]
-    ctx.notifier.notify(ctx.event(STUCK if stuck else FAILED, **facts))
-    return {"error": error_name, "cause": reason[:_FAIL_CAUSE_LIMIT]}
+    ctx.notifier.notify(ctx.event(STUCK if report.stuck else FAILED, **facts))
+    return FailureSummary(error=error_name, cause=reason[:_FAIL_CAUSE_LIMIT])
 
 
 def _cause(cause: Any) -> str:

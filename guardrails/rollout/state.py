@@ -7,11 +7,12 @@ from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, fields, replace
 from typing import Any
 
+from guardrails.arns import parse_model_package_arn
+
 ACTIONS = ("", "wait", "advance", "complete", "rollback")
 OUTCOMES = ("", "promote", "rollback")
 RESULTS = ("", "PROMOTED", "ROLLED_BACK", "FAILED")
 
-MODEL_PACKAGE_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/.+$")
 _DEPLOYMENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _MAX_TEXT = 1000
 
@@ -30,10 +31,6 @@ class RolloutRefused(RolloutError):
 
 class SmokeTestFailed(RolloutError):
     """The promoted endpoint did not answer the sample request with a prediction."""
-
-
-class TransientError(RuntimeError):
-    """A throttled or briefly unavailable AWS call; Step Functions retries the step."""
 
 
 def _text(source: Mapping[str, Any], key: str, path: str, *, required: bool = True) -> str:
@@ -69,8 +66,10 @@ class StartRequest:
         if not _DEPLOYMENT_ID.match(deployment_id):
             raise EventError("event.deployment_id: 1-80 letters, digits, hyphens or underscores")
         arn = _text(request, "model_package_arn", "request")
-        if not MODEL_PACKAGE_ARN.match(arn):
-            raise EventError(f"request.model_package_arn: not a model package ARN ({arn!r})")
+        if parse_model_package_arn(arn) is None:
+            raise EventError(
+                f"request.model_package_arn: not a versioned model package ARN ({arn!r})"
+            )
         return cls(
             deployment_id=deployment_id,
             execution_arn=_text(event, "execution_arn", "event", required=False),
@@ -138,3 +137,87 @@ def step_state(event: Any) -> RolloutState:
     if not isinstance(event, Mapping):
         raise EventError("event: must be an object")
     return RolloutState.parse(event.get("rollout"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinishRequest:
+    """Finish: the state and the outcome the endpoint must now show ("promote" or "rollback")."""
+
+    state: RolloutState
+    expected: str
+
+    @property
+    def deployment_id(self) -> str:
+        return self.state.deployment_id
+
+    @classmethod
+    def parse(cls, event: Any) -> FinishRequest:
+        state = step_state(event)
+        expected = event.get("expected")
+        if expected not in OUTCOMES[1:]:
+            raise EventError(f"expected: must be promote or rollback (got {expected!r})")
+        return cls(state=state, expected=expected)
+
+
+# Executions that end without running a Catch, and the error each is recorded with.
+ENDED_EXECUTIONS = {"TIMED_OUT": "States.Timeout", "ABORTED": "ExecutionAborted"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class FailureReport:
+    """A rollout that failed: what the failed state held plus Step Functions' error.
+
+    `raw_state` may be the bare execution input when the start step failed. `protect`: stop the
+    candidate serving; `stuck`: tell on-call the rollout was stuck rather than failed.
+    """
+
+    deployment_id: str
+    raw_state: Mapping[str, Any]
+    protect: bool = True
+    stuck: bool = False
+
+    @classmethod
+    def parse(cls, event: Any) -> FailureReport:
+        """From RecordFailure's event {"rollout": {..., "error": {...}}, "deployment_id": ...}."""
+        if not isinstance(event, Mapping):
+            raise EventError("event: must be an object")
+        deployment_id = event.get("deployment_id")
+        raw_state = event.get("rollout")
+        if not isinstance(deployment_id, str) or not deployment_id:
+            raise EventError("deployment_id: required (the execution name)")
+        if not isinstance(raw_state, Mapping):
+            raise EventError("rollout: must be an object")
+        return cls(deployment_id=deployment_id, raw_state=raw_state)
+
+    @classmethod
+    def from_execution_event(cls, event: Any) -> FailureReport:
+        """From EventBridge's "Step Functions Execution Status Change" of an ended execution.
+
+        A timed-out rollout is treated like a failure (the candidate is stopped, on-call told it
+        was stuck); an aborted one was stopped by an operator, so the endpoint is left as it is.
+        """
+        detail = event.get("detail") if isinstance(event, Mapping) else None
+        if not isinstance(detail, Mapping) or detail.get("status") not in ENDED_EXECUTIONS:
+            raise EventError("detail.status: expected a TIMED_OUT or ABORTED execution event")
+        name, status = str(detail.get("name", "")), detail["status"]
+        if not name:
+            raise EventError("detail.name: required (the execution name is the deployment id)")
+        error = {
+            "Error": ENDED_EXECUTIONS[status],
+            "Cause": f"the rollout execution ended {status}",
+        }
+        timed_out = status == "TIMED_OUT"
+        return cls(
+            deployment_id=name, raw_state={"error": error}, protect=timed_out, stuck=timed_out
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class FailureSummary:
+    """What RecordFailure hands the Fail state: the error and the recorded reason."""
+
+    error: str
+    cause: str
+
+    def to_event(self) -> dict[str, str]:
+        return {"error": self.error, "cause": self.cause}

@@ -10,15 +10,21 @@ from datetime import timedelta
 from typing import Any
 
 from guardrails import records
-from guardrails.deployment_config import build_deployment_config
 from guardrails.judge import evaluate
-from guardrails.metrics import VERDICT_OK, VERDICT_ROLLBACK
-from guardrails.metrics_reader import PERIOD_SECONDS, fleet_plan, judge_request, metric_queries
 from guardrails.notifications import STARTED, STUCK, metric_rows
-from guardrails.rollback import EndpointBusy
 from guardrails.rollout import endpoint_configs as shapes
 from guardrails.rollout.context import RolloutContext, from_iso, to_iso
+from guardrails.rollout.deployment_config import build_deployment_config
+from guardrails.rollout.metrics import (
+    PERIOD_SECONDS,
+    VERDICT_OK,
+    VERDICT_ROLLBACK,
+    fleet_plan,
+    judge_request,
+    metric_queries,
+)
 from guardrails.rollout.policy import ADVANCE, COMPLETE, ROLLBACK, Situation, next_action
+from guardrails.rollout.rollback import EndpointBusy
 from guardrails.rollout.state import (
     RolloutError,
     RolloutRefused,
@@ -164,7 +170,7 @@ def deploy(state: RolloutState, ctx: RolloutContext) -> RolloutState:
     deployment_config = (
         None
         if kind == "shadow"
-        else build_deployment_config(s.deployment.guardrail, s.rollback_alarm_names)
+        else build_deployment_config(s.deployment, s.rollback_alarm_names)
     )
     sagemaker.update_endpoint(s.endpoint_name, target, deployment_config)
     records.add_decision(
@@ -203,7 +209,7 @@ def judge(state: RolloutState, ctx: RolloutContext) -> RolloutState:
     window_start = since.replace(second=0, microsecond=0)
     window_end = max(now, window_start + timedelta(seconds=PERIOD_SECONDS))
     series = ctx.cloudwatch.metric_data(metric_queries(plan), start=window_start, end=window_end)
-    request = judge_request(series, plan=plan, rules=s.judge)
+    request = judge_request(series, plan=plan, settings=s.judge)
     verdict = evaluate(request)
     steps = s.deployment.ab_weight_steps
     decided = next_action(
@@ -298,7 +304,7 @@ def shift(state: RolloutState, ctx: RolloutContext) -> RolloutState:
     elif endpoint.busy:
         raise EndpointBusy(f"endpoint {s.endpoint_name} is {endpoint.describe()}")
     else:
-        guarded = build_deployment_config(s.deployment.guardrail, s.rollback_alarm_names)
+        guarded = build_deployment_config(s.deployment, s.rollback_alarm_names)
         ctx.sagemaker.update_endpoint(s.endpoint_name, state.new_config, guarded)
         note = f"UpdateEndpoint {endpoint.config_name} -> {state.new_config} (guarded)"
     _decide(ctx, state, "promote", note)

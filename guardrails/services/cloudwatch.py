@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from guardrails.metrics import VERDICT_METRIC, VERDICT_NAMESPACE
+from guardrails.rollout.metrics import VERDICT_METRIC, VERDICT_NAMESPACE
 
 # GetMetricData takes at most 500 queries per call.
 MAX_QUERIES_PER_CALL = 500

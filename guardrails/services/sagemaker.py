@@ -1,4 +1,4 @@
-"""The SageMaker seam: endpoint, endpoint config and model calls the rollout makes.
+"""The SageMaker seam: endpoint, endpoint config, model and model package calls.
 
 Wraps a boto3 `sagemaker` client (and a `sagemaker-runtime` client for the smoke test), so tests
 hand in moto-backed or Stubber-wrapped clients.
@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+from guardrails.services.errors import is_not_found
 
 IN_SERVICE = "InService"
 # Statuses in which SageMaker is still changing the endpoint: no UpdateEndpoint is possible.
@@ -46,13 +48,6 @@ class EndpointView:
         return text
 
 
-def _not_found(error: ClientError) -> bool:
-    message = str(error.response.get("Error", {}).get("Message", ""))
-    return error.response.get("Error", {}).get("Code") == "ValidationException" and (
-        "Could not find" in message or "does not exist" in message
-    )
-
-
 class SageMakerSeam:
     """The SageMaker calls of a rollout, over a boto3 client."""
 
@@ -83,7 +78,7 @@ class SageMakerSeam:
                 EndpointConfigName=name
             )
         except ClientError as error:
-            if _not_found(error):
+            if is_not_found(error):
                 return None
             raise
         return response
@@ -93,7 +88,7 @@ class SageMakerSeam:
         try:
             response: dict[str, Any] = self._client.describe_model(ModelName=name)
         except ClientError as error:
-            if _not_found(error):
+            if is_not_found(error):
                 return None
             raise
         return response
@@ -102,6 +97,50 @@ class SageMakerSeam:
         """DescribeModelPackage."""
         response: dict[str, Any] = self._client.describe_model_package(ModelPackageName=arn)
         return response
+
+    def latest_approved_package(self, group_name: str, *, excluding: str = "") -> str | None:
+        """The newest Approved package of the group other than `excluding`, or None."""
+        response = self._client.list_model_packages(
+            ModelPackageGroupName=group_name,
+            ModelApprovalStatus="Approved",
+            SortBy="CreationTime",
+            SortOrder="Descending",
+            MaxResults=10,
+        )
+        for summary in response.get("ModelPackageSummaryList", []):
+            if summary["ModelPackageArn"] != excluding:
+                arn: str = summary["ModelPackageArn"]
+                return arn
+        return None
+
+    def mark_approved(self, model_package_arn: str, description: str) -> None:
+        """Set the package Approved: the only call in the system that does."""
+        self._client.update_model_package(
+            ModelPackageArn=model_package_arn,
+            ModelApprovalStatus="Approved",
+            ApprovalDescription=description,
+        )
+
+    def served_packages(self, endpoint_name: str) -> set[str]:
+        """The model package ARNs behind every variant (shadow included) of the endpoint."""
+        try:
+            endpoint = self._client.describe_endpoint(EndpointName=endpoint_name)
+        except ClientError as error:
+            if is_not_found(error):
+                return set()
+            raise
+        config = self._client.describe_endpoint_config(
+            EndpointConfigName=endpoint["EndpointConfigName"]
+        )
+        variants = config.get("ProductionVariants", []) + config.get(
+            "ShadowProductionVariants", []
+        )
+        packages: set[str] = set()
+        for model_name in {v["ModelName"] for v in variants if "ModelName" in v}:
+            model = self._client.describe_model(ModelName=model_name)
+            containers = [model.get("PrimaryContainer") or {}, *model.get("Containers", [])]
+            packages.update(c["ModelPackageName"] for c in containers if c.get("ModelPackageName"))
+        return packages
 
     def create_model(self, request: Mapping[str, Any]) -> None:
         """CreateModel with a request built by guardrails.rollout.endpoint_configs."""

@@ -1,4 +1,4 @@
-"""The SNS seam: sends rendered on-call messages to the topic."""
+"""The SNS seam: sends on-call messages to the topic."""
 
 from __future__ import annotations
 
@@ -28,3 +28,7 @@ class Notifier:
             },
         )
         return message
+
+    def send(self, *, subject: str, text: str) -> None:
+        """Publish a plain message (subject cut to SNS's 100 characters)."""
+        self._client.publish(TopicArn=self._topic_arn, Subject=subject[:100], Message=text)

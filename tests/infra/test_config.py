@@ -99,7 +99,7 @@ def test_pipeline_must_deploy_to_known_environments():
     from infra.config import AppConfig, PipelineSettings
 
     envs = config_with("prod").environments
-    with pytest.raises(ConfigError, match="pipeline.deploy_environments: unknown environment 'qa'"):
+    with pytest.raises(ConfigError, match="pipeline.deploy_environments: must be one of .*'qa'"):
         AppConfig(environments=envs, pipeline=PipelineSettings(deploy_environments=("qa",)))
 
 
@@ -121,7 +121,7 @@ def test_pipeline_settings_can_be_overridden_and_are_checked():
         ({"min_auc": 1.5}, "pipeline.min_auc", "between 0.5 and 1"),
         ({"max_auc_drop": -0.1}, "pipeline.max_auc_drop", "between 0 and 0.5"),
         ({"training_instance_type": "m5.large"}, "pipeline.training_instance_type", "ml.m5"),
-        ({"processing_instance_type": 3}, "pipeline.processing_instance_type", "ml.m5"),
+        ({"processing_instance_type": 3}, "pipeline.processing_instance_type", "must be text"),
         ({"approver_emails": ["nobody"]}, "pipeline.approver_emails", "'nobody'"),
         ({"deploy_environments": ["prod", "prod"]}, "pipeline.deploy_environments", "repeat"),
     ],
@@ -143,12 +143,12 @@ def test_approver_emails_may_be_a_comma_separated_string():
 def test_deploy_environments_must_share_the_host_account_and_region():
     same = {env: dict(ACCOUNT) for env in ("dev", "staging", "prod")}
     config = default_config(same)
-    config.pipeline.check_same_account(config.environments)  # no error
+    assert config.check_pipeline(None) is None  # no error; CodeCommit needs no connection
 
     other = {**same, "prod": {"account": "222222222222", "region": "us-east-1"}}
     config = default_config(other)
     with pytest.raises(ConfigError) as error:
-        config.pipeline.check_same_account(config.environments)
+        config.check_pipeline(None)
     message = str(error.value)
     assert message.startswith("pipeline.deploy_environments: prod (222222222222/us-east-1)")
     assert "host environment dev (111111111111/us-east-1)" in message
@@ -158,7 +158,7 @@ def test_deploy_environments_must_share_the_host_account_and_region():
 def test_an_environment_agnostic_host_cannot_deploy_to_an_explicit_account():
     config = default_config({"prod": dict(ACCOUNT)})
     with pytest.raises(ConfigError, match="prod .*host environment dev \\(no account/no region\\)"):
-        config.pipeline.check_same_account(config.environments)
+        config.check_pipeline(None)
 
 
 def test_context_settings_may_be_objects_or_json_strings():

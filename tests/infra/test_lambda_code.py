@@ -18,7 +18,8 @@ def package(tmp_path_factory):
 
 def test_package_holds_handlers_judge_and_powertools(package):
     assert (package / "guardrails" / "judge.py").is_file()
-    assert (package / "guardrails" / "handlers" / "judge.py").is_file()
+    assert (package / "guardrails" / "rollout" / "handlers.py").is_file()
+    assert (package / "guardrails" / "release" / "handlers.py").is_file()
     assert (package / "aws_lambda_powertools").is_dir()
 
 

@@ -240,7 +240,7 @@ def test_mark_approved_gets_the_registered_package(template, stages):
     template.has_resource_properties(
         "AWS::Lambda::Function",
         {
-            "Handler": "guardrails.handlers.approval.handler",
+            "Handler": "guardrails.release.handlers.approval",
             "Environment": {"Variables": {"MODEL_PACKAGE_GROUP_NAME": "guardrails-dev"}},
             "TracingConfig": {"Mode": "Active"},
         },
@@ -322,7 +322,7 @@ def test_package_state_changes_of_the_group_reach_the_handler(template):
     )
     function_id = target.as_object()["Fn::GetAtt"][0]
     function = template.find_resources("AWS::Lambda::Function")[function_id]["Properties"]
-    assert function["Handler"] == "guardrails.handlers.package_state.handler"
+    assert function["Handler"] == "guardrails.release.handlers.package_state"
     targets_json = json.dumps(function["Environment"]["Variables"]["DEPLOY_TARGETS"])
     assert targets_json.index("staging") < targets_json.index("prod")
     assert "guardrails-prod" in targets_json

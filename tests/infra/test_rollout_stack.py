@@ -135,7 +135,7 @@ def test_functions_run_the_project_runtime_traced_with_the_environments_settings
         template_of(env, "rollout").has_resource_properties(
             "AWS::Lambda::Function",
             {
-                "Handler": "guardrails.handlers.judge.handler",
+                "Handler": "guardrails.rollout.handlers.judge",
                 "Runtime": RUNTIME.name,
                 "TracingConfig": {"Mode": "Active"},
                 "Environment": {

@@ -13,6 +13,7 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from pipelines import definition, run
+from tests.aws import INFERENCE_SPECIFICATION
 
 REGION = "us-east-1"
 GROUP = "guardrails-dev"
@@ -21,11 +22,6 @@ PACKAGE = f"arn:aws:sagemaker:{REGION}:123456789012:model-package/{GROUP}/7"
 EXECUTION = f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/p/execution/abc123"
 BUILDSPEC = Path(run.__file__).parent / "buildspec-train.yml"
 CONTAINER = {"Image": "image", "ModelDataUrl": "s3://artifacts/model.tar.gz"}
-INFERENCE = {
-    "Containers": [CONTAINER],
-    "SupportedContentTypes": ["text/csv"],
-    "SupportedResponseMIMETypes": ["text/csv"],
-}
 
 
 @pytest.fixture
@@ -42,7 +38,7 @@ def register(sagemaker, status: str = "Approved", **extra) -> str:
     response = sagemaker.create_model_package(
         ModelPackageGroupName=GROUP,
         ModelApprovalStatus=status,
-        InferenceSpecification=INFERENCE,
+        InferenceSpecification=INFERENCE_SPECIFICATION,
         **extra,
     )
     return response["ModelPackageArn"]

@@ -1,1 +1,0 @@
-"""Lambda entry points: thin adapters from an event to a pure function and back."""

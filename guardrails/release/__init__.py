@@ -1,0 +1,1 @@
+"""Releasing approved models: the pipeline's approval step and package state changes."""

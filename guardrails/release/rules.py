@@ -1,0 +1,213 @@
+"""The release rules: who may approve a package, and what a package state change calls for.
+
+Pure: no AWS calls. guardrails/release/steps.py gathers the facts and acts on the answers.
+
+Approval. The approval Lambda runs right after CodePipeline's manual approval action. It finds
+who approved (CodePipeline's record of the approval action in this very execution), checks the
+package belongs to the pipeline's group and is still awaiting approval, and only then marks it
+Approved with a description naming the approver and the time. Nothing else in the system sets
+Approved.
+
+Package state changes. EventBridge sends "SageMaker Model Package State Change" for the
+pipeline's group:
+- Approved outside the pipeline (SageMaker console): release it (the release state machine runs
+  the guarded rollout of every deploy environment in order, like the pipeline's stages);
+- Approved by the pipeline: nothing, the pipeline's deploy stages roll it out;
+- Rejected while an endpoint serves it: roll each such endpoint back to the newest package still
+  Approved, through the guarded rollout, and tell on-call; with no Approved package left, only
+  tell on-call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+APPROVAL_STAGE = "Approve"  # the pipeline stage holding both actions below
+APPROVAL_ACTION = "Approve"  # CodePipeline's manual approval
+MARK_APPROVED_ACTION = "MarkApproved"  # the Lambda action that sets Approved
+# Marks packages the pipeline approved, so the package-state handler leaves their rollout to
+# the pipeline's own deploy stages.
+PIPELINE_APPROVAL_PREFIX = "Approved in pipeline "
+APPROVED, REJECTED, PENDING = "Approved", "Rejected", "PendingManualApproval"
+_DESCRIPTION_LIMIT = 1024  # ApprovalDescription's maximum length
+
+
+class ApprovalRefused(ValueError):
+    """The package must not be approved; the message tells the pipeline why."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Approval:
+    """Who approved the manual approval action of one pipeline execution, and when."""
+
+    approver: str  # IAM ARN of the person who approved
+    approved_at: str  # ISO 8601, UTC
+    comment: str = ""
+
+
+def approval_from_state(
+    state: Mapping[str, Any],
+    *,
+    execution_id: str,
+    stage: str = APPROVAL_STAGE,
+    action: str = APPROVAL_ACTION,
+) -> Approval:
+    """Who approved, from GetPipelineState, checked to belong to this pipeline execution."""
+    stage_state = _named(state.get("stageStates", []), "stageName", stage)
+    if stage_state is None:
+        raise ApprovalRefused(f"the pipeline has no {stage!r} stage to take the approval from")
+    stage_execution = stage_state.get("latestExecution", {}).get("pipelineExecutionId")
+    if stage_execution != execution_id:
+        raise ApprovalRefused(
+            f"stage {stage!r} last ran in execution {stage_execution}, not {execution_id}: "
+            "the approval cannot be attributed"
+        )
+    action_state = _named(stage_state.get("actionStates", []), "actionName", action)
+    latest = (action_state or {}).get("latestExecution", {})
+    if latest.get("status") != "Succeeded":
+        raise ApprovalRefused(
+            f"action {action!r} is {latest.get('status', 'missing')}, not approved"
+        )
+    approver = latest.get("lastUpdatedBy")
+    if not isinstance(approver, str) or not approver.strip():
+        raise ApprovalRefused(f"action {action!r} records no approver: refusing to approve")
+    changed = latest.get("lastStatusChange")
+    if isinstance(changed, datetime):
+        approved_at = changed.isoformat()
+    elif isinstance(changed, str) and changed:
+        approved_at = changed
+    else:
+        raise ApprovalRefused(f"action {action!r} records no approval time: refusing to approve")
+    return Approval(approver=approver, approved_at=approved_at, comment=latest.get("summary") or "")
+
+
+def _named(items: Any, key: str, name: str) -> Mapping[str, Any] | None:
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, Mapping) and item.get(key) == name:
+            return item
+    return None
+
+
+def check_package(package: Mapping[str, Any], *, group_name: str) -> bool:
+    """ApprovalRefused unless the package may be approved; True when it already is."""
+    arn = package.get("ModelPackageArn", "?")
+    group = package.get("ModelPackageGroupName")
+    if group != group_name:
+        raise ApprovalRefused(
+            f"model package {arn} belongs to group {group!r}, not to this pipeline's {group_name!r}"
+        )
+    status = package.get("ModelApprovalStatus")
+    if status == REJECTED:
+        why = package.get("ApprovalDescription") or "no reason given"
+        raise ApprovalRefused(
+            f"model package {arn} was rejected ({why}): the pipeline never approves a rejected "
+            "package"
+        )
+    if package.get("ModelPackageStatus", "Completed") != "Completed":
+        raise ApprovalRefused(
+            f"model package {arn} is {package.get('ModelPackageStatus')}, not Completed"
+        )
+    if status == APPROVED:
+        return True
+    if status != PENDING:
+        raise ApprovalRefused(f"model package {arn} is {status!r}, not PendingManualApproval")
+    return False
+
+
+def approval_description(approval: Approval, *, pipeline_name: str, execution_id: str) -> str:
+    """The ApprovalDescription recorded on the package: who, when, where, and their comment."""
+    text = (
+        f"{PIPELINE_APPROVAL_PREFIX}{pipeline_name} execution {execution_id} "
+        f"by {approval.approver} at {approval.approved_at}"
+    )
+    if approval.comment:
+        text += f": {approval.comment}"
+    return text[:_DESCRIPTION_LIMIT]
+
+
+def approved_by_pipeline(description: str | None) -> bool:
+    """True when the pipeline's approval step wrote this ApprovalDescription."""
+    return bool(description) and str(description).startswith(PIPELINE_APPROVAL_PREFIX)
+
+
+# --------------------------------------------------------------------------- state changes
+
+IGNORE, RELEASE, ROLLBACK, ALERT = "ignore", "release", "rollback", "alert"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PackageChange:
+    """One model package approval-status change, as EventBridge reported it."""
+
+    model_package_arn: str
+    group_name: str
+    status: str
+    changed_at: str  # the package's LastModifiedTime, else the event time
+    changed_by: str = "unknown"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Response:
+    """What to do about a change."""
+
+    action: str  # IGNORE, RELEASE, ROLLBACK or ALERT
+    reason: str
+    deploy_package_arn: str = ""  # RELEASE: the approved package; ROLLBACK: the rollback target
+    environments: tuple[str, ...] = ()  # ROLLBACK: where the rejected package serves
+
+
+def plan_response(
+    change: PackageChange,
+    *,
+    group_name: str,
+    current_status: str,
+    approval_description: str | None,
+    serving_environments: Iterable[str] = (),
+    rollback_package_arn: str | None = None,
+) -> Response:
+    """What a change calls for, given the package's current state and who serves it."""
+    arn = change.model_package_arn
+    if change.group_name != group_name:
+        return Response(action=IGNORE, reason=f"{arn} is not in group {group_name}")
+    if current_status != change.status:
+        return Response(
+            action=IGNORE,
+            reason=f"{arn} is {current_status} now; the {change.status} event is stale",
+        )
+    if change.status == APPROVED:
+        if approved_by_pipeline(approval_description):
+            return Response(action=IGNORE, reason="approved in the pipeline, which deploys it")
+        return Response(
+            action=RELEASE,
+            reason=f"{arn} was approved outside the pipeline by {change.changed_by}",
+            deploy_package_arn=arn,
+        )
+    if change.status != REJECTED:
+        return Response(action=IGNORE, reason=f"{change.status} needs no action")
+    serving = tuple(serving_environments)
+    if not serving:
+        return Response(action=IGNORE, reason=f"rejected {arn} serves no endpoint")
+    if not rollback_package_arn:
+        return Response(
+            action=ALERT,
+            reason=f"rejected {arn} still serves in {', '.join(serving)} and no Approved package "
+            "is left to roll back to: roll back by hand or approve a known-good package",
+            environments=serving,
+        )
+    return Response(
+        action=ROLLBACK,
+        reason=f"rejected {arn} serves in {', '.join(serving)}: rolling back to "
+        f"{rollback_package_arn}",
+        deploy_package_arn=rollback_package_arn,
+        environments=serving,
+    )
+
+
+SUBJECTS = {
+    RELEASE: "Guardrails: console approval, guarded rollout started",
+    ROLLBACK: "Guardrails: rejected model, rolling back",
+    ALERT: "Guardrails: rejected model still serving, act now",
+}
