@@ -1,42 +1,32 @@
 """The app's configuration: one validated config per environment, plus the pipeline's.
 
-Pure data: no CDK imports and no environment reads, so the CLI and tests can use it too. The
-settings the rollout Lambdas also read (`EndpointSettings`, `DeploymentSettings`,
-`JudgeSettings`) are defined once in guardrails/rollout/settings.py and re-exported here; this
-module composes them per environment. Every value is checked on construction; a bad one raises
-ConfigError naming the field (`environments.prod.judge.alpha: must be between ...`).
+The CDK app and its constructs import their settings from here. The classes are defined in
+guardrails/config.py (pure: no CDK), because the operator CLI, installed without the CDK app,
+reads the same cdk.json with the same checks; the settings the rollout Lambdas also read are
+defined once in guardrails/rollout/settings.py.
 """
 
-from __future__ import annotations
-
-import json
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
-
-from guardrails.rollout.settings import INSTANCE_TYPE as _INSTANCE_TYPE
-from guardrails.rollout.settings import (
+from guardrails.config import (
+    ENVIRONMENTS_CONTEXT_KEY,
     NATIVE_STRATEGIES,
-    RESOURCE_NAME,
+    PIPELINE_CONTEXT_KEY,
+    SOURCE_KINDS,
     STRATEGIES,
+    AppConfig,
+    ConfigError,
     DeploymentSettings,
     EndpointSettings,
+    EnvironmentConfig,
     JudgeSettings,
-)
-from guardrails.validation import (
-    ConfigError,
-    check_fields,
-    check_one_of,
-    check_pattern,
-    check_range,
-    fail,
-    from_mapping,
-    got,
+    PipelineSettings,
+    config_from_context,
+    default_config,
 )
 
 __all__ = [
+    "ENVIRONMENTS_CONTEXT_KEY",
     "NATIVE_STRATEGIES",
+    "PIPELINE_CONTEXT_KEY",
     "SOURCE_KINDS",
     "STRATEGIES",
     "AppConfig",
@@ -49,245 +39,3 @@ __all__ = [
     "config_from_context",
     "default_config",
 ]
-
-SOURCE_KINDS = ("codecommit", "codeconnections")
-ENVIRONMENTS_CONTEXT_KEY = "guardrails:environments"
-PIPELINE_CONTEXT_KEY = "guardrails:pipeline"
-
-_ACCOUNT = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_ENV_NAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")
-_CONNECTION_ARN = re.compile(
-    r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
-)
-
-
-def _check_emails(field_name: str, emails: tuple[str, ...]) -> None:
-    for email in emails:
-        if not _EMAIL.match(email):
-            fail(field_name, f"not an e-mail address: {email!r}")
-
-
-@dataclass(frozen=True, kw_only=True)
-class EnvironmentConfig:
-    """Everything one environment (dev, staging, prod) needs."""
-
-    name: str
-    account: str | None = None  # 12 digits; None synthesizes an environment-agnostic stack
-    region: str | None = None  # e.g. eu-west-1; None synthesizes an environment-agnostic stack
-    production: bool = False  # retain stateful resources, termination protection
-    endpoint_name: str = ""  # defaults to guardrails-<name>
-    endpoint: EndpointSettings = field(default_factory=EndpointSettings)
-    deployment: DeploymentSettings = field(default_factory=DeploymentSettings)
-    judge: JudgeSettings = field(default_factory=JudgeSettings)
-    notification_emails: tuple[str, ...] = ()  # on-call subscribers of the SNS topic
-    smoke_test_payload: str = "0.5,1.2,-0.3,0.8,0.1,-1.1,0.4,0.9"  # text/csv features
-
-    def __post_init__(self) -> None:
-        check_fields(self)
-        if not _ENV_NAME.match(self.name):
-            fail("name", f"must be lower-case letters and digits {got(self.name)}")
-        if not self.endpoint_name:
-            object.__setattr__(self, "endpoint_name", f"guardrails-{self.name}")
-        if self.account is not None:
-            check_pattern("account", self.account, _ACCOUNT, "12 digits")
-        if self.region is not None:
-            check_pattern("region", self.region, _REGION, "eu-west-1")
-        if (self.account is None) != (self.region is None):
-            fail("account", "account and region must be set together or both left unset")
-        if self.production and self.account is None:
-            fail("account", "a production environment needs an explicit account and region")
-        check_pattern(
-            "endpoint_name", self.endpoint_name, RESOURCE_NAME, "1-63 letters, digits or hyphens"
-        )
-        _check_emails("notification_emails", self.notification_emails)
-        if self.deployment.strategy == "rolling" and self.endpoint.instance_count < 2:
-            fail("endpoint.instance_count", "rolling updates need at least 2 instances")
-
-    @property
-    def is_environment_agnostic(self) -> bool:
-        return self.account is None
-
-
-@dataclass(frozen=True, kw_only=True)
-class PipelineSettings:
-    """Where the model pipeline runs and where its source comes from."""
-
-    host_environment: str = "dev"  # the environment whose account runs the pipeline
-    source: str = "codecommit"  # one of SOURCE_KINDS
-    branch: str = "main"
-    connection_arn_context_key: str = "connection_arn"  # context key holding the connection ARN
-    repository_owner_and_name: str = ""  # codeconnections: "owner/repo"
-    deploy_environments: tuple[str, ...] = ("staging", "prod")  # in order, after approval
-    min_auc: float = 0.7  # quality gate: least AUC of a new model on held-out data
-    max_auc_drop: float = 0.01  # quality gate: largest accepted AUC drop vs the approved model
-    min_accuracy: float = 0.7  # quality gate: least accuracy at a 0.5 threshold on held-out data
-    processing_instance_type: str = "ml.m5.large"  # preprocessing and evaluation jobs
-    training_instance_type: str = "ml.m5.large"  # the XGBoost training job
-    approver_emails: tuple[str, ...] = ()  # subscribers of the approval-request topic
-
-    def __post_init__(self) -> None:
-        check_fields(self)
-        check_one_of("source", self.source, SOURCE_KINDS)
-        if self.source == "codeconnections" and "/" not in self.repository_owner_and_name:
-            fail("repository_owner_and_name", "must be owner/name for codeconnections")
-        check_range("min_auc", self.min_auc, 0.5, 1)
-        check_range("max_auc_drop", self.max_auc_drop, 0, 0.5)
-        check_range("min_accuracy", self.min_accuracy, 0.5, 1)
-        if len(set(self.deploy_environments)) != len(self.deploy_environments):
-            fail(
-                "deploy_environments",
-                f"must not repeat an environment {got(list(self.deploy_environments))}",
-            )
-        for name in ("processing_instance_type", "training_instance_type"):
-            check_pattern(name, getattr(self, name), _INSTANCE_TYPE, "ml.m5.large")
-        _check_emails("approver_emails", self.approver_emails)
-
-    @property
-    def environments(self) -> tuple[str, ...]:
-        """The environments the pipeline needs: the host and every deploy target, in order."""
-        return tuple(dict.fromkeys((self.host_environment, *self.deploy_environments)))
-
-    def connection_arn(self, context_value: Any) -> str | None:
-        """The CodeConnections ARN the source needs (None for CodeCommit), checked."""
-        if self.source != "codeconnections":
-            return None
-        if not isinstance(context_value, str) or not _CONNECTION_ARN.match(context_value):
-            fail(
-                self.connection_arn_context_key,
-                "the codeconnections source needs a connection ARN in context, e.g. "
-                f"-c {self.connection_arn_context_key}="
-                f"arn:aws:codeconnections:<region>:<account>:connection/<id> {got(context_value)}",
-            )
-        return context_value
-
-
-@dataclass(frozen=True, kw_only=True)
-class AppConfig:
-    """All environments plus the pipeline that deploys across them."""
-
-    environments: tuple[EnvironmentConfig, ...]
-    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
-
-    def __post_init__(self) -> None:
-        names = tuple(env.name for env in self.environments)
-        if len(set(names)) != len(names):
-            fail("environments", f"names must be unique {got(list(names))}")
-        for key, name in [
-            ("host_environment", self.pipeline.host_environment),
-            *[("deploy_environments", env) for env in self.pipeline.deploy_environments],
-        ]:
-            if name not in names:
-                fail(f"pipeline.{key}", f"must be one of {', '.join(names)} {got(name)}")
-
-    def check_pipeline(self, connection_context: Any) -> str | None:
-        """What only matters once the pipeline is built; its source's connection ARN, if any.
-
-        Every deploy environment must share the host's account and region (for now), and a
-        CodeConnections source needs the connection ARN that context holds.
-        """
-        host = self.environment(self.pipeline.host_environment)
-        for name in self.pipeline.deploy_environments:
-            target = self.environment(name)
-            if (target.account, target.region) != (host.account, host.region):
-                fail(
-                    "pipeline.deploy_environments",
-                    f"{name} ({target.account or 'no account'}/{target.region or 'no region'}) "
-                    f"must share the account and region of the host environment "
-                    f"{host.name} ({host.account or 'no account'}/{host.region or 'no region'}); "
-                    "cross-account deploys are not supported yet",
-                )
-        return self.pipeline.connection_arn(connection_context)
-
-    def environment(self, name: str) -> EnvironmentConfig:
-        """The named environment, or ConfigError listing the known ones."""
-        for env in self.environments:
-            if env.name == name:
-                return env
-        known = ", ".join(env.name for env in self.environments)
-        raise ConfigError("env", f"unknown environment {name!r} (known: {known})")
-
-    def select(self, names: list[str] | None) -> tuple[EnvironmentConfig, ...]:
-        """The environments named (all when names is empty or None), in config order."""
-        if not names:
-            return self.environments
-        wanted = [self.environment(n) for n in names]
-        return tuple(env for env in self.environments if env in wanted)
-
-    def builds_pipeline(self, selected: tuple[EnvironmentConfig, ...]) -> bool:
-        """The pipeline spans environments: it is built when all it needs are selected."""
-        chosen = {env.name for env in selected}
-        return all(name in chosen for name in self.pipeline.environments)
-
-
-def _shipped_environments() -> dict[str, dict[str, Any]]:
-    """The dev/staging/prod defaults, as field values that overrides replace."""
-    return {
-        "dev": dict(
-            endpoint=EndpointSettings(instance_count=1, min_capacity=1, max_capacity=2),
-            deployment=DeploymentSettings(strategy="all_at_once", wait_interval_seconds=300),
-            judge=JudgeSettings(bake_time_seconds=300),
-        ),
-        "staging": dict(deployment=DeploymentSettings(strategy="canary", canary_percent=10)),
-        "prod": dict(
-            production=True,
-            endpoint=EndpointSettings(instance_count=2, min_capacity=2, max_capacity=6),
-            deployment=DeploymentSettings(strategy="linear", linear_step_percent=25),
-            judge=JudgeSettings(bake_time_seconds=1800),
-        ),
-    }
-
-
-def default_config(
-    overrides: Mapping[str, Any] | None = None,
-    pipeline_overrides: Mapping[str, Any] | None = None,
-) -> AppConfig:
-    """The shipped dev/staging/prod configuration, with overrides applied.
-
-    `overrides` maps an environment name to field values, e.g.
-    {"prod": {"account": "123456789012", "region": "eu-west-1",
-              "deployment": {"strategy": "linear"}}};
-    `pipeline_overrides` sets PipelineSettings fields, e.g. {"source": "codeconnections"}.
-    """
-    overrides = overrides or {}
-    if not isinstance(overrides, Mapping):
-        fail("environments", f"must be a mapping of environment names to settings {got(overrides)}")
-    shipped = _shipped_environments()
-    unknown = sorted(set(overrides) - set(shipped))
-    if unknown:
-        raise ConfigError(
-            "env", f"unknown environment {unknown[0]!r} (known: {', '.join(shipped)})"
-        )
-    environments = tuple(
-        from_mapping(
-            EnvironmentConfig,
-            overrides.get(name, {}),
-            path=f"environments.{name}",
-            defaults=defaults,
-            fixed={"name": name},
-        )
-        for name, defaults in shipped.items()
-    )
-    pipeline = from_mapping(PipelineSettings, pipeline_overrides or {}, path="pipeline")
-    return AppConfig(environments=environments, pipeline=pipeline)
-
-
-def config_from_context(get_context: Callable[[str], Any]) -> AppConfig:
-    """The config from CDK context: each key an object (cdk.json) or a JSON string (`-c`)."""
-    return default_config(
-        _context_mapping(get_context, ENVIRONMENTS_CONTEXT_KEY),
-        _context_mapping(get_context, PIPELINE_CONTEXT_KEY),
-    )
-
-
-def _context_mapping(get_context: Callable[[str], Any], key: str) -> dict[str, Any]:
-    raw = get_context(key) or {}
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as error:
-            raise ConfigError(key, f"not valid JSON ({error.msg})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(key, "must be a JSON object of settings")
-    return raw

@@ -10,8 +10,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from guardrails.cli.errors import Failure
+from guardrails.config import EnvironmentConfig
 from guardrails.services.errors import is_not_found
-from infra.config import EnvironmentConfig
 
 _RETRIES = Config(retries={"mode": "standard", "max_attempts": 5})
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from guardrails.cli.errors import InputError
-from infra.config import AppConfig, ConfigError, EnvironmentConfig, config_from_context
+from guardrails.config import AppConfig, ConfigError, EnvironmentConfig, config_from_context
 
 # The checkout the package was installed from (pip install -e .), where cdk.json lives.
 DEFAULT_CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"

@@ -24,7 +24,7 @@ from guardrails.cli.planning import (
     split_traffic,
     strategy_traffic,
 )
-from infra.config import DeploymentSettings, EnvironmentConfig, JudgeSettings
+from guardrails.config import DeploymentSettings, EnvironmentConfig, JudgeSettings
 
 
 @click.command()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from guardrails import stats
 from guardrails.cli.montecarlo import Kind, Scenario, Summary
-from infra.config import DeploymentSettings, EnvironmentConfig, JudgeSettings
+from guardrails.config import DeploymentSettings, EnvironmentConfig, JudgeSettings
 
 
 class PlanError(ValueError):

@@ -11,7 +11,7 @@ import pytest
 
 from guardrails import stats
 from guardrails.cli import montecarlo, planning
-from infra.config import DeploymentSettings, JudgeSettings, default_config
+from guardrails.config import DeploymentSettings, JudgeSettings, default_config
 
 ENVS = {
     env.name: env

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from guardrails.config import default_config
 from guardrails.rollout import settings
 from guardrails.rollout.settings import DeploymentSettings, JudgeSettings
 from guardrails.validation import ConfigError
-from infra.config import default_config
 from tests.unit.rollout.doubles import environment
 
 
