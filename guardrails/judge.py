@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from guardrails.stats import _normal_log_lr, _normal_log_lr_grad, _split_log_lr
+from guardrails.stats import normal_log_lr, normal_log_lr_grad, split_log_lr
 
 __all__ = [
     "JudgeInputError",
@@ -279,7 +279,7 @@ def _gauss_radius(v: float, thetas: Sequence[float], log_w: Sequence[float], lev
     # root (one term alone reaching `level` guarantees that) decreases monotonically onto it.
     r = min((v * (level - lw) + 0.5 * t * t) / t for t, lw in zip(thetas, log_w, strict=True))
     for _ in range(50):
-        g, dg = _normal_log_lr_grad(r, v, thetas, log_w)
+        g, dg = normal_log_lr_grad(r, v, thetas, log_w)
         g -= level
         if g <= 1e-9 * (1.0 + level) or dg <= 0:
             break
@@ -329,7 +329,7 @@ def _proportion_tests(m: _Metric, a_reg: float, a_prom: float) -> _Tests:
         eta = -math.log(max(1.0 - big / base, 0.05))
     log_r = tuple((eta if up else -eta) * z for z in _NODES)
     total = e_b + e_c
-    log_lr_reg = _split_log_lr(e_c, total, logit_share, log_r, _LOG_W)
+    log_lr_reg = split_log_lr(e_c, total, logit_share, log_r, _LOG_W)
 
     # Lower harmful bound: invert the split test over the null rate ratio exp(eta0).
     level_reg = math.log(1.0 / a_reg)
@@ -337,7 +337,7 @@ def _proportion_tests(m: _Metric, a_reg: float, a_prom: float) -> _Tests:
     def f_split(eta0: float) -> float:
         # Signed so that f > 0 means "H0 at eta0 rejected", decreasing in the harmful direction.
         lam = logit_share + (eta0 if up else -eta0)
-        return _split_log_lr(e_c, total, lam, log_r, _LOG_W) - level_reg
+        return split_log_lr(e_c, total, lam, log_r, _LOG_W) - level_reg
 
     # eta0 is the log rate ratio in the harmful direction; the estimate is the start point.
     est = math.log((e_c + 0.5) / (total - e_c + 0.5)) - logit_share
@@ -368,7 +368,7 @@ def _proportion_tests(m: _Metric, a_reg: float, a_prom: float) -> _Tests:
     level_prom = math.log(1.0 / a_prom)
 
     def f_prom(theta0: float) -> float:
-        return _normal_log_lr(theta0 - d_harm, var_at(theta0), thetas_p, _LOG_W) - level_prom
+        return normal_log_lr(theta0 - d_harm, var_at(theta0), thetas_p, _LOG_W) - level_prom
 
     log_lr_prom = f_prom(m.margin) + level_prom
     f_d = f_prom(d_harm)  # x = 0: never rejected
@@ -419,8 +419,8 @@ def _mean_tests(m: _Metric, a_reg: float, a_prom: float) -> _Tests:
     v_prom = s2_b / b.n + max(s2_c, s2_b) / c.n
     thetas_r = tuple(DESIGN_EFFECT * m.margin * z for z in _NODES)
     thetas_p = tuple(m.margin * z for z in _NODES)
-    log_lr_reg = _normal_log_lr(d_harm, v, thetas_r, _LOG_W)
-    log_lr_prom = _normal_log_lr(m.margin - d_harm, v_prom, thetas_p, _LOG_W)
+    log_lr_reg = normal_log_lr(d_harm, v, thetas_r, _LOG_W)
+    log_lr_prom = normal_log_lr(m.margin - d_harm, v_prom, thetas_p, _LOG_W)
     lo = d_harm - _gauss_radius(v, thetas_r, _LOG_W, math.log(1.0 / a_reg))
     hi = d_harm + _gauss_radius(v_prom, thetas_p, _LOG_W, math.log(1.0 / a_prom))
     limit_harm = None
@@ -428,7 +428,7 @@ def _mean_tests(m: _Metric, a_reg: float, a_prom: float) -> _Tests:
     if m.limit is not None:
         limit_harm = sign * m.limit
         thetas_l = tuple(m.margin * k for k in _LIMIT_MARGINS)
-        log_lr_limit = _normal_log_lr(
+        log_lr_limit = normal_log_lr(
             sign * c.value - limit_harm, s2_c / c.n, thetas_l, _LIMIT_LOG_W
         )
     return _Tests(
