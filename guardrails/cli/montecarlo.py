@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from guardrails.judge import evaluate, simulate_sequential
+from guardrails.judge import evaluate
+from guardrails.judge.simulation import simulate_sequential
 
 Kind = Literal["proportion", "mean"]
 
