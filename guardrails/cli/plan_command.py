@@ -9,7 +9,6 @@ import click
 from guardrails.cli import render
 from guardrails.cli.config import load_environment
 from guardrails.cli.errors import EXIT_FAILED, InputError
-from guardrails.cli.montecarlo import Summary, simulate
 from guardrails.cli.planning import (
     FixedHorizon,
     MetricSpec,
@@ -24,6 +23,7 @@ from guardrails.cli.planning import (
     split_traffic,
     strategy_traffic,
 )
+from guardrails.judge.simulation import Summary, simulate
 from infra.config import DeploymentSettings, EnvironmentConfig, JudgeSettings
 
 

@@ -1,4 +1,4 @@
-"""guardrails.judge.simulation: Monte Carlo of the judge on an error-rate metric."""
+"""guardrails.judge.simulation: the one Monte Carlo of the judge, both metric kinds."""
 
 from __future__ import annotations
 
@@ -11,6 +11,98 @@ import pytest
 
 from guardrails.judge import simulation
 from guardrails.judge.simulation import simulate_sequential
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def _scenario(kind: str = "proportion", **overrides) -> simulation.Scenario:
+    values = dict(
+        kind=kind,
+        baseline=0.01 if kind == "proportion" else 40.0,
+        std=0.0 if kind == "proportion" else 10.0,
+        margin=0.005 if kind == "proportion" else 2.0,
+        alpha=0.05,
+        min_samples=100,
+        canary_per_look=300,
+        baseline_per_look=2700,
+        max_looks=60,
+        interval_seconds=60,
+    )
+    return simulation.Scenario(**{**values, **overrides})
+
+
+@pytest.mark.parametrize("kind", ["proportion", "mean"])
+def test_a_gross_regression_is_rolled_back_at_once_and_no_regression_is_not(kind):
+    scenario = _scenario(kind)
+    gross = simulation.simulate(scenario, 4 * scenario.margin, runs=20, seed=1)
+    assert gross.rollback_rate == 1.0
+    assert gross.mean_seconds <= 3 * 60
+    same = simulation.simulate(scenario, 0.0, runs=20, seed=1)
+    assert same.rollback_rate <= 0.1
+    assert same.promote_rate >= 0.8
+
+
+def test_undecided_runs_count_at_the_time_limit():
+    # A regression of half the margin at a trickle of traffic cannot be decided in two looks.
+    scenario = _scenario(canary_per_look=5, baseline_per_look=45, max_looks=2, min_samples=100)
+    summary = simulation.simulate(scenario, 0.0025, runs=10, seed=3)
+    assert summary.undecided_rate == 1.0
+    assert summary.mean_seconds == summary.p95_seconds == 120
+    assert summary.p95_canary_n == 10
+
+
+def test_the_simulation_is_reproducible_by_seed():
+    scenario = _scenario("mean")
+    first = simulation.simulate(scenario, 1.0, runs=10, seed=7)
+    assert simulation.simulate(scenario, 1.0, runs=10, seed=7) == first
+
+
+def test_mean_batches_have_the_right_spread():
+    arm = simulation.NormalSummary()
+    rng = random.Random(5)
+    for _ in range(50):
+        arm.add(rng, 200, 40.0, 10.0)
+    summary = arm.summary()
+    assert summary["n"] == 10_000
+    assert summary["mean"] == pytest.approx(40.0, abs=0.5)
+    assert summary["std"] == pytest.approx(10.0, rel=0.03)
+
+
+def test_a_proportion_rollout_is_the_same_through_either_entry_point():
+    # One simulator: seed 0's first scenario run is simulate_sequential's one run at seed 0.
+    scenario = _scenario(canary_per_look=200, baseline_per_look=1800, max_looks=25)
+    (outcome,) = simulation.outcomes(scenario, 0.005, runs=1, seed=0)
+    single = simulate_sequential(
+        scenario.baseline,
+        scenario.margin,
+        0.005,
+        canary_share=scenario.canary_share,
+        look_every=scenario.canary_per_look,
+        max_canary=scenario.canary_per_look * scenario.max_looks,
+        runs=1,
+        seed=0,
+    )
+    assert single["baseline_per_look"] == scenario.baseline_per_look
+    assert single["mean_canary_samples"] == outcome.canary_n == outcome.looks * 200
+    assert single[f"{outcome.decision}_rate"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "true_delta", "field"),
+    [
+        ({"canary_per_look": 0}, 0.0, "canary_per_look"),
+        ({"baseline_per_look": 2.5}, 0.0, "baseline_per_look"),
+        ({"max_looks": 0}, 0.0, "max_looks"),
+        ({}, 0.995, "true_delta"),
+        ({}, -0.02, "true_delta"),
+    ],
+)
+def test_impossible_scenarios_raise_naming_the_field(overrides, true_delta, field):
+    with pytest.raises(ValueError, match=f"^{field}:"):
+        simulation.simulate(_scenario(**overrides), true_delta, runs=1, seed=0)
+
+
+# --------------------------------------------------------------------------- simulate_sequential
 
 
 def test_simulate_sequential_shapes_and_determinism() -> None:
