@@ -28,6 +28,9 @@ __all__ = [
     "log_mixture_lr_event_split",
     "log_mixture_lr_bernoulli",
     "logsumexp",
+    "normal_log_lr",
+    "normal_log_lr_grad",
+    "split_log_lr",
 ]
 
 _N = NormalDist()
@@ -566,8 +569,10 @@ def log_mixture_lr_bernoulli(
 
 
 # --------------------------------------------------------------------------- unchecked kernels
-# The judge evaluates these inside root finders, where re-validating every call would cost
-# more than the arithmetic. Inputs are validated once by the caller.
+# Fast variants of the log mixture likelihood ratios above for callers that validate their
+# inputs once: the judge evaluates these inside root finders, where re-validating every call
+# would cost more than the arithmetic. They check nothing; bad input gives a wrong number or
+# an arithmetic error, never a ValueError naming the argument.
 
 
 def _lse(terms: list[float]) -> float:
@@ -578,16 +583,16 @@ def _lse(terms: list[float]) -> float:
     return m + math.log(sum([exp(t - m) for t in terms]))
 
 
-def _normal_log_lr(x: float, v: float, thetas: Sequence[float], log_w: Sequence[float]) -> float:
-    """Unchecked ``log_mixture_lr_normal`` (v > 0)."""
+def normal_log_lr(x: float, v: float, thetas: Sequence[float], log_w: Sequence[float]) -> float:
+    """Unchecked ``log_mixture_lr_normal``; v > 0, ``log_w`` the logs of normalised weights."""
     inv = 1.0 / v
     return _lse([lw + (th * x - 0.5 * th * th) * inv for th, lw in zip(thetas, log_w, strict=True)])
 
 
-def _normal_log_lr_grad(
+def normal_log_lr_grad(
     x: float, v: float, thetas: Sequence[float], log_w: Sequence[float]
 ) -> tuple[float, float]:
-    """``_normal_log_lr`` and its derivative in x: E_posterior[theta] / v."""
+    """Unchecked: ``normal_log_lr`` and its derivative in x, E_posterior[theta] / v."""
     inv = 1.0 / v
     terms = [lw + (th * x - 0.5 * th * th) * inv for th, lw in zip(thetas, log_w, strict=True)]
     m = max(terms)
@@ -598,10 +603,10 @@ def _normal_log_lr_grad(
     return m + math.log(total), mean_theta * inv
 
 
-def _split_log_lr(
+def split_log_lr(
     x: int, t: int, logit_share: float, log_ratios: Sequence[float], log_w: Sequence[float]
 ) -> float:
-    """Unchecked ``log_mixture_lr_event_split`` with the null share given as its log-odds.
+    """Unchecked ``log_mixture_lr_event_split``: the null share as its log-odds, log ratios.
 
     log(pi r + 1 - pi) = softplus(lambda + log r) - softplus(lambda), lambda = logit(pi).
     """

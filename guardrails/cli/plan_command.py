@@ -9,7 +9,6 @@ import click
 from guardrails.cli import render
 from guardrails.cli.config import load_environment
 from guardrails.cli.errors import EXIT_FAILED, InputError
-from guardrails.cli.montecarlo import Summary, simulate
 from guardrails.cli.planning import (
     FixedHorizon,
     MetricSpec,
@@ -25,6 +24,7 @@ from guardrails.cli.planning import (
     strategy_traffic,
 )
 from guardrails.config import DeploymentSettings, EnvironmentConfig, JudgeSettings
+from guardrails.judge.simulation import Summary, simulate
 
 
 @click.command()

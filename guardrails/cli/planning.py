@@ -1,7 +1,7 @@
 """Pure arithmetic behind `guardrails plan` and `guardrails simulate`: traffic, sample sizes, time.
 
 The fixed-horizon numbers are the seed's formula (`guardrails.stats.required_sample_size`,
-two-sided); the sequential ones come from simulating the real judge (`montecarlo`).
+two-sided); the sequential ones come from simulating the real judge (`guardrails.judge.simulation`).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import math
 from dataclasses import dataclass
 
 from guardrails import stats
-from guardrails.cli.montecarlo import Kind, Scenario, Summary
 from guardrails.config import DeploymentSettings, EnvironmentConfig, JudgeSettings
+from guardrails.judge.simulation import Kind, Scenario, Summary
 
 
 class PlanError(ValueError):

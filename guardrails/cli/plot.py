@@ -8,7 +8,7 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from guardrails.cli.montecarlo import Summary
+from guardrails.judge.simulation import Summary
 
 
 def plot_operating_characteristics(

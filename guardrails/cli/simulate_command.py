@@ -10,7 +10,6 @@ import click
 from guardrails.cli import render
 from guardrails.cli.config import load_environment
 from guardrails.cli.errors import InputError
-from guardrails.cli.montecarlo import Outcome, Summary, outcomes, summarize
 from guardrails.cli.planning import (
     PlanError,
     design_rps,
@@ -19,6 +18,7 @@ from guardrails.cli.planning import (
     split_traffic,
     strategy_traffic,
 )
+from guardrails.judge.simulation import Outcome, Summary, outcomes, summarize
 
 DEFAULT_EFFECTS = "0,0.25,0.5,0.75,1,1.5,2,3"
 

@@ -17,7 +17,8 @@ def package(tmp_path_factory):
 
 
 def test_package_holds_handlers_judge_and_powertools(package):
-    assert (package / "guardrails" / "judge.py").is_file()
+    for module in ("__init__", "request", "sequential", "decision"):
+        assert (package / "guardrails" / "judge" / f"{module}.py").is_file(), module
     assert (package / "guardrails" / "rollout" / "handlers.py").is_file()
     assert (package / "guardrails" / "release" / "handlers.py").is_file()
     assert (package / "aws_lambda_powertools").is_dir()
@@ -26,6 +27,7 @@ def test_package_holds_handlers_judge_and_powertools(package):
 def test_package_leaves_out_the_cli_and_heavy_libraries(package):
     assert not (package / "guardrails" / "cli").exists()
     assert not (package / "guardrails" / "__main__.py").exists()
+    assert not (package / "guardrails" / "judge" / "simulation.py").exists()
     for heavy in ("numpy", "scipy", "pydantic", "botocore", "matplotlib"):
         assert not (package / heavy).exists(), heavy
     assert not list(package.rglob("__pycache__"))

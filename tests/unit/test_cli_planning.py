@@ -1,17 +1,17 @@
-"""Pure planning arithmetic and the Monte Carlo behind `plan` and `simulate`."""
+"""Pure planning arithmetic behind `plan` and `simulate` (the Monte Carlo: tests/unit/judge)."""
 
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import replace
 from statistics import NormalDist
 
 import pytest
 
 from guardrails import stats
-from guardrails.cli import montecarlo, planning
+from guardrails.cli import planning
 from guardrails.config import DeploymentSettings, JudgeSettings, default_config
+from guardrails.judge.simulation import Summary
 
 ENVS = {
     env.name: env
@@ -114,65 +114,12 @@ def test_the_judge_looks_once_per_interval_until_max_bake_time():
     assert scenario.canary_share == pytest.approx(0.1)
 
 
-def _scenario(kind: str = "proportion", **overrides) -> montecarlo.Scenario:
-    values = dict(
-        kind=kind,
-        baseline=0.01 if kind == "proportion" else 40.0,
-        std=0.0 if kind == "proportion" else 10.0,
-        margin=0.005 if kind == "proportion" else 2.0,
-        alpha=0.05,
-        min_samples=100,
-        canary_per_look=300,
-        baseline_per_look=2700,
-        max_looks=60,
-        interval_seconds=60,
-    )
-    return montecarlo.Scenario(**{**values, **overrides})
-
-
-@pytest.mark.parametrize("kind", ["proportion", "mean"])
-def test_a_gross_regression_is_rolled_back_at_once_and_no_regression_is_not(kind):
-    scenario = _scenario(kind)
-    gross = montecarlo.simulate(scenario, 4 * scenario.margin, runs=20, seed=1)
-    assert gross.rollback_rate == 1.0
-    assert gross.mean_seconds <= 3 * 60
-    same = montecarlo.simulate(scenario, 0.0, runs=20, seed=1)
-    assert same.rollback_rate <= 0.1
-    assert same.promote_rate >= 0.8
-
-
-def test_undecided_runs_count_at_the_time_limit():
-    # A regression of half the margin at a trickle of traffic cannot be decided in two looks.
-    scenario = _scenario(canary_per_look=5, baseline_per_look=45, max_looks=2, min_samples=100)
-    summary = montecarlo.simulate(scenario, 0.0025, runs=10, seed=3)
-    assert summary.undecided_rate == 1.0
-    assert summary.mean_seconds == summary.p95_seconds == 120
-    assert summary.p95_canary_n == 10
-
-
-def test_the_simulation_is_reproducible_by_seed():
-    scenario = _scenario("mean")
-    first = montecarlo.simulate(scenario, 1.0, runs=10, seed=7)
-    assert montecarlo.simulate(scenario, 1.0, runs=10, seed=7) == first
-
-
-def test_mean_batches_have_the_right_spread():
-    arm = montecarlo._Arm()
-    rng = random.Random(5)
-    for _ in range(50):
-        arm.add(rng, 200, 40.0, 10.0)
-    summary = arm.summary()
-    assert summary["n"] == 10_000
-    assert summary["mean"] == pytest.approx(40.0, abs=0.5)
-    assert summary["std"] == pytest.approx(10.0, rel=0.03)
-
-
 def test_warnings_name_the_setting_that_is_too_short():
     env = ENVS["staging"]  # bake 600 s, max bake 7200 s
     fixed = planning.FixedHorizon(
         per_arm_equal=1, seconds_equal=1, canary_n=1, baseline_n=1, seconds=900
     )
-    slow = montecarlo.Summary(
+    slow = Summary(
         true_delta=0.005, runs=10, rollback_rate=1, promote_rate=0, undecided_rate=0,
         mean_seconds=300, p95_seconds=1200, mean_canary_n=1, p95_canary_n=1,
     )  # fmt: skip

@@ -227,13 +227,24 @@ def test_log_mixture_lr_event_split_reference_and_martingale() -> None:
 
 
 def test_unchecked_split_kernel_matches_public() -> None:
-    from guardrails.stats import _split_log_lr
-
     ratios, w = [1.2, 2.5, 9.0], [0.2, 0.5, 0.3]
     pi = 0.07
     lw = [math.log(x) for x in w]
-    got = _split_log_lr(5, 33, math.log(pi / (1 - pi)), [math.log(r) for r in ratios], lw)
+    got = stats.split_log_lr(5, 33, math.log(pi / (1 - pi)), [math.log(r) for r in ratios], lw)
     assert got == pytest.approx(stats.log_mixture_lr_event_split(5, 33, pi, ratios, w))
+
+
+@pytest.mark.parametrize("x", [-0.4, 0.0, 0.7, 3.0])
+def test_unchecked_normal_kernels_match_public_and_differentiate(x: float) -> None:
+    th, w, v = [0.5, 1.0, 2.0], [1.0, 2.0, 1.0], 0.3
+    lw = [math.log(wj / sum(w)) for wj in w]
+    expected = stats.log_mixture_lr_normal(x, v, th, w)
+    assert stats.normal_log_lr(x, v, th, lw) == pytest.approx(expected)
+    value, slope = stats.normal_log_lr_grad(x, v, th, lw)
+    assert value == pytest.approx(expected)
+    up, down = (stats.normal_log_lr(x + h, v, th, lw) for h in (1e-6, -1e-6))
+    numeric = (up - down) / 2e-6
+    assert slope == pytest.approx(numeric, rel=1e-6)
 
 
 def test_log_mixture_lr_bernoulli_martingale() -> None:
