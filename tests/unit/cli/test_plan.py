@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from guardrails.cli import cli
 
-CDK_JSON = Path(__file__).resolve().parents[1] / "fixtures" / "cli" / "cdk.json"
+CDK_JSON = Path(__file__).resolve().parents[2] / "fixtures" / "cli" / "cdk.json"
 
 
 def run(*args: str):
