@@ -11,12 +11,12 @@ from constructs import Construct
 from infra.config import AppConfig, ConfigError, EnvironmentConfig, PipelineSettings
 from infra.encrypted_logs import EncryptedLogs
 from infra.lambda_code import runtime_code
-from infra.model_pipeline import DeployTarget, ModelPipeline, PipelineSource
-from infra.package_events import PackageStateEvents
-from infra.pipeline_approval import ApprovalStep
-from infra.pipeline_builds import PipelineBuilds
-from infra.pipeline_release import ReleaseStateMachine
-from infra.pipeline_training import DeployedModelAccess, ModelBuildRole
+from infra.pipeline.approval import ApprovalStep
+from infra.pipeline.builds import PipelineBuilds
+from infra.pipeline.model_pipeline import DeployTarget, ModelPipeline, PipelineSource
+from infra.pipeline.package_events import PackageStateEvents
+from infra.pipeline.release import ReleaseStateMachine
+from infra.pipeline.training_roles import DeployedModelAccess, ModelBuildRole
 from stacks.guardrails_app import EnvironmentStacks
 from stacks.stateful_stack import StatefulStack
 

@@ -18,9 +18,8 @@ from constructs import Construct
 
 from infra.dependencies import depend_only_on_policy
 from infra.encrypted_logs import EncryptedLogs
-from infra.model_pipeline import DeployTarget
-from infra.nag import acknowledge_wildcards
-from infra.pipeline_nag import acknowledge_granted_wildcards
+from infra.nag import acknowledge_granted_wildcards, acknowledge_wildcards
+from infra.pipeline.model_pipeline import DeployTarget
 
 RELEASE_TIMEOUT = cdk.Duration.days(1)
 

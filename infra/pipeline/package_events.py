@@ -17,8 +17,8 @@ from constructs import Construct
 
 from guardrails import package_events as settings
 from infra.encrypted_logs import EncryptedLogs
-from infra.model_pipeline import DeployTarget
 from infra.nag import acknowledge_wildcards
+from infra.pipeline.model_pipeline import DeployTarget
 from infra.pipeline_lambda import PipelineFunction
 
 

@@ -26,8 +26,8 @@ from constructs import Construct
 from guardrails.approval import APPROVAL_ACTION, APPROVAL_STAGE, MARK_APPROVED_ACTION
 from infra.config import EnvironmentConfig, PipelineSettings
 from infra.dependencies import depend_only_on_policy
-from infra.pipeline_approval import ApprovalStep
-from infra.pipeline_nag import acknowledge_granted_wildcards
+from infra.nag import acknowledge_granted_wildcards
+from infra.pipeline.approval import ApprovalStep
 
 TRAIN_NAMESPACE = "Train"  # variables pipelines/run.py exports
 APPROVAL_NAMESPACE = "Approval"  # variables the MarkApproved function outputs

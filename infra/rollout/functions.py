@@ -17,7 +17,7 @@ from infra import lambda_code
 from infra.dependencies import depend_only_on_policy
 from infra.encrypted_logs import EncryptedLogs
 from infra.lambda_code import RUNTIME
-from infra.rollout_permissions import RolloutPermissions
+from infra.rollout.permissions import RolloutPermissions
 
 # Construct id -> (handler module, timeout in seconds, what the step may do).
 STEPS: dict[str, tuple[str, int, tuple[str, ...]]] = {

@@ -21,10 +21,10 @@ from guardrails import settings as rollout_settings
 from infra.config import EnvironmentConfig
 from infra.dependencies import depend_only_on_policy
 from infra.encrypted_logs import EncryptedLogs
-from infra.endpoint import GuardedEndpoint
+from infra.environment.endpoint import GuardedEndpoint
 from infra.nag import acknowledge_wildcards
-from infra.rollout_definition import rollout_definition, state_machine_timeout
-from infra.rollout_functions import RolloutFunctions
+from infra.rollout.definition import rollout_definition, state_machine_timeout
+from infra.rollout.functions import RolloutFunctions
 
 
 class GuardedRollout(Construct):
