@@ -13,7 +13,7 @@ from infra.encrypted_logs import EncryptedLogs
 from infra.lambda_code import runtime_code
 from infra.pipeline.approval import ApprovalStep
 from infra.pipeline.builds import PipelineBuilds
-from infra.pipeline.model_pipeline import DeployTarget, ModelPipeline, PipelineSource
+from infra.pipeline.model_pipeline import DeployEnvironment, ModelPipeline, PipelineSource
 from infra.pipeline.package_events import PackageStateEvents
 from infra.pipeline.release import ReleaseStateMachine
 from infra.pipeline.training_roles import DeployedModelAccess, ModelBuildRole
@@ -42,7 +42,7 @@ class PipelineStack(cdk.Stack):
         settings: PipelineSettings,
         host: EnvironmentConfig,
         host_stateful: StatefulStack,
-        deploy_targets: Sequence[DeployTarget],
+        deploy_environments: Sequence[DeployEnvironment],
         connection_arn: str | None = None,
         **kwargs,
     ) -> None:
@@ -91,22 +91,22 @@ class PipelineStack(cdk.Stack):
             test_project=builds.test_project,
             train_project=builds.train_project,
             approval=approval,
-            deploy_targets=deploy_targets,
+            deploy_environments=deploy_environments,
             artifact_bucket=host_stateful.bucket,
             on_call=host_stateful.topic,
         )
-        if deploy_targets:
+        if deploy_environments:
             DeployedModelAccess(
                 self,
                 "DeployedModelAccess",
                 bucket=host_stateful.bucket,
                 key=host_stateful.key,
-                model_roles=[target.model_role for target in deploy_targets],
+                model_roles=[deploy_env.model_role for deploy_env in deploy_environments],
             )
         release = ReleaseStateMachine(
             self,
             "Release",
-            deploy_targets=deploy_targets,
+            deploy_environments=deploy_environments,
             on_call=host_stateful.topic,
             on_call_key=host_stateful.key,
             logs=logs,
@@ -115,7 +115,7 @@ class PipelineStack(cdk.Stack):
             self,
             "PackageEvents",
             model_package_group_name=group_name,
-            deploy_targets=deploy_targets,
+            deploy_environments=deploy_environments,
             release=release.state_machine,
             table=host_stateful.table,
             on_call=host_stateful.topic,
@@ -168,8 +168,8 @@ def build_pipeline(
         raise ConfigError(
             f"pipeline.source: codecommit, but {host.name}'s stateful stack has no repository"
         )
-    targets = [
-        DeployTarget(
+    deploy_environments = [
+        DeployEnvironment(
             config=config.environment(name),
             state_machine=stacks[name].rollout.state_machine,
             model_role=stacks[name].stateful.model_role,
@@ -182,7 +182,7 @@ def build_pipeline(
         settings=settings,
         host=host,
         host_stateful=host_stateful,
-        deploy_targets=targets,
+        deploy_environments=deploy_environments,
         connection_arn=connection_arn if settings.source == "codeconnections" else None,
         env=None
         if host.is_environment_agnostic

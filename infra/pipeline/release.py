@@ -19,7 +19,7 @@ from constructs import Construct
 from infra.dependencies import depend_only_on_policy
 from infra.encrypted_logs import EncryptedLogs
 from infra.nag import acknowledge_granted_wildcards, acknowledge_wildcards
-from infra.pipeline.model_pipeline import DeployTarget
+from infra.pipeline.model_pipeline import DeployEnvironment
 
 RELEASE_TIMEOUT = cdk.Duration.days(1)
 
@@ -32,7 +32,7 @@ class ReleaseStateMachine(Construct):
         scope: Construct,
         id_: str,
         *,
-        deploy_targets: Sequence[DeployTarget],
+        deploy_environments: Sequence[DeployEnvironment],
         on_call: sns.ITopic,
         on_call_key: kms.IKey,
         logs: EncryptedLogs,
@@ -47,13 +47,13 @@ class ReleaseStateMachine(Construct):
             }
         )
         chain: sfn.Chain | None = None
-        for target in deploy_targets:
-            name = target.config.name.capitalize()
+        for deploy_env in deploy_environments:
+            name = deploy_env.config.name.capitalize()
             rollout = tasks.StepFunctionsStartExecution(
                 self,
                 f"Rollout{name}",
-                comment=f"Guarded rollout to {target.config.name}; waits for its end",
-                state_machine=target.state_machine,
+                comment=f"Guarded rollout to {deploy_env.config.name}; waits for its end",
+                state_machine=deploy_env.state_machine,
                 integration_pattern=sfn.IntegrationPattern.RUN_JOB,
                 input=rollout_input,
                 result_path=sfn.JsonPath.DISCARD,
@@ -62,10 +62,10 @@ class ReleaseStateMachine(Construct):
                 self,
                 f"Tell{name}Failed",
                 topic=on_call,
-                subject=f"Guardrails: release stopped in {target.config.name}",
+                subject=f"Guardrails: release stopped in {deploy_env.config.name}",
                 message=sfn.TaskInput.from_text(
                     sfn.JsonPath.format(
-                        f"The release of {{}} stopped in {target.config.name}: its guarded "
+                        f"The release of {{}} stopped in {deploy_env.config.name}: its guarded "
                         "rollout failed or was rolled back ({}). Later environments were not "
                         "touched.",
                         sfn.JsonPath.string_at("$.model_package_arn"),
