@@ -17,9 +17,9 @@ from constructs import Construct
 
 from guardrails import package_events as settings
 from infra.encrypted_logs import EncryptedLogs
+from infra.lambda_function import GuardrailsFunction
 from infra.nag import acknowledge_wildcards
 from infra.pipeline.model_pipeline import DeployEnvironment
-from infra.pipeline_lambda import PipelineFunction
 
 
 class PackageStateEvents(Construct):
@@ -51,10 +51,9 @@ class PackageStateEvents(Construct):
                 for deploy_env in deploy_environments
             ]
         )
-        handler = PipelineFunction(
-            self,
-            "Handler",
-            handler="package_state",
+        handler = GuardrailsFunction(
+            Construct(self, "Handler"),
+            handler="guardrails.handlers.package_state.handler",
             description="Guardrails: console approvals release, rejections roll back",
             environment={
                 settings.GROUP_NAME: model_package_group_name,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import aws_cdk as cdk
 import aws_cdk.aws_cloudwatch as cloudwatch
@@ -14,34 +15,56 @@ import aws_cdk.aws_sns as sns
 from constructs import Construct
 
 from infra import lambda_code
-from infra.dependencies import depend_only_on_policy
 from infra.encrypted_logs import EncryptedLogs
-from infra.lambda_code import RUNTIME
+from infra.lambda_function import GuardrailsFunction
 from infra.rollout.permissions import RolloutPermissions
 
-# Construct id -> (handler module, timeout in seconds, what the step may do).
-STEPS: dict[str, tuple[str, int, tuple[str, ...]]] = {
-    "Start": ("start", 60, ("records", "notify", "read_endpoint", "read_model_packages")),
-    "Deploy": (
-        "deploy",
+
+class Step(NamedTuple):
+    """One rollout step's function: what it runs, how long it may take, what it may do."""
+
+    handler: str  # full dotted path of the Lambda handler
+    timeout_seconds: int
+    capabilities: tuple[str, ...]  # see RolloutPermissions
+
+
+# A failed or ended rollout: record it, tell on-call, put the endpoint back.
+_CLEAN_UP = ("records", "notify", "read_endpoint", "update_endpoint", "verdict")
+# Construct id prefix -> step; the ids feed logical IDs (RolloutFunctionsJudgeRole...).
+STEPS: dict[str, Step] = {
+    "Start": Step(
+        "guardrails.handlers.start.handler",
+        60,
+        ("records", "notify", "read_endpoint", "read_model_packages"),
+    ),
+    "Deploy": Step(
+        "guardrails.handlers.deploy.handler",
         120,
         ("records", "read_endpoint", "update_endpoint", "create_models", "read_alarms"),
     ),
-    "Judge": ("judge", 120, ("records", "notify", "read_endpoint", "read_metrics", "verdict")),
-    "Shift": ("shift", 60, ("records", "read_endpoint", "update_endpoint", "read_alarms")),
-    "Rollback": ("rollback", 60, ("records", "read_endpoint", "update_endpoint", "verdict")),
-    "SmokeTest": ("smoke_test", 60, ("records", "read_endpoint", "invoke")),
-    "Finish": ("finish", 60, ("records", "notify", "read_endpoint")),
-    "RecordFailure": (
-        "failed",
-        60,
-        ("records", "notify", "read_endpoint", "update_endpoint", "verdict"),
+    "Judge": Step(
+        "guardrails.handlers.judge.handler",
+        120,
+        ("records", "notify", "read_endpoint", "read_metrics", "verdict"),
     ),
-    "ExecutionEnded": (
-        "execution_ended",
+    "Shift": Step(
+        "guardrails.handlers.shift.handler",
         60,
-        ("records", "notify", "read_endpoint", "update_endpoint", "verdict"),
+        ("records", "read_endpoint", "update_endpoint", "read_alarms"),
     ),
+    "Rollback": Step(
+        "guardrails.handlers.rollback.handler",
+        60,
+        ("records", "read_endpoint", "update_endpoint", "verdict"),
+    ),
+    "SmokeTest": Step(
+        "guardrails.handlers.smoke_test.handler", 60, ("records", "read_endpoint", "invoke")
+    ),
+    "Finish": Step(
+        "guardrails.handlers.finish.handler", 60, ("records", "notify", "read_endpoint")
+    ),
+    "RecordFailure": Step("guardrails.handlers.failed.handler", 60, _CLEAN_UP),
+    "ExecutionEnded": Step("guardrails.handlers.execution_ended.handler", 60, _CLEAN_UP),
 }
 
 
@@ -74,32 +97,21 @@ class RolloutFunctions(Construct):
         )
         code = lambda_code.runtime_code()
         self.functions: dict[str, lambda_.Function] = {}
-        for step, (module, timeout, capabilities) in STEPS.items():
-            role = iam.Role(
+        for name, step in STEPS.items():
+            function = GuardrailsFunction(
                 self,
-                f"{step}Role",
-                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                description=f"Rollout step {step} of endpoint {endpoint_name}",
-            )
-            log_group = logs.log_group(self, f"{step}Logs")
-            log_group.grant_write(role)
-            self.functions[step] = lambda_.Function(
-                self,
-                f"{step}Function",
-                description=f"Guardrails rollout of {endpoint_name}: {step}",
-                runtime=RUNTIME,
+                id_prefix=name,
+                handler=step.handler,
+                description=f"Guardrails rollout of {endpoint_name}: {name}",
+                role_description=f"Rollout step {name} of endpoint {endpoint_name}",
+                environment=environment,
                 code=code,
-                handler=f"guardrails.handlers.{module}.handler",
-                role=role,
-                timeout=cdk.Duration.seconds(timeout),
-                memory_size=256,
-                tracing=lambda_.Tracing.ACTIVE,
-                log_group=log_group,
-                environment=dict(environment),
+                logs=logs,
+                timeout=cdk.Duration.seconds(step.timeout_seconds),
             )
-            permissions.grant(role, capabilities)
-            permissions.acknowledge(role, capabilities)
-            depend_only_on_policy(self.functions[step], role)
+            permissions.grant(function.role, step.capabilities)
+            permissions.acknowledge(function.role, step.capabilities)
+            self.functions[name] = function.function
 
     def __getitem__(self, step: str) -> lambda_.Function:
         return self.functions[step]
