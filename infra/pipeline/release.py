@@ -16,10 +16,10 @@ import aws_cdk.aws_stepfunctions as sfn
 import aws_cdk.aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from infra.dependencies import depend_only_on_policy
 from infra.encrypted_logs import EncryptedLogs
 from infra.nag import acknowledge_granted_wildcards, acknowledge_wildcards
 from infra.pipeline.model_pipeline import DeployEnvironment
+from infra.state_machine import LoggedStateMachine
 
 RELEASE_TIMEOUT = cdk.Duration.days(1)
 
@@ -78,28 +78,17 @@ class ReleaseStateMachine(Construct):
             chain = rollout if chain is None else chain.next(rollout)  # type: ignore[assignment]
         if chain is None:
             chain = sfn.Chain.start(sfn.Succeed(self, "NothingToDeploy"))
-        self.state_machine = sfn.StateMachine(
+        machine = LoggedStateMachine(
             self,
             "StateMachine",
+            log_group_id="Logs",
+            logs=logs,
             comment="Guardrails release: guarded rollout to each deploy environment in order",
-            definition_body=sfn.DefinitionBody.from_chainable(chain),
+            definition=chain,
             timeout=RELEASE_TIMEOUT,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=logs.log_group(self, "Logs"),
-                level=sfn.LogLevel.ALL,
-                include_execution_data=True,
-            ),
         )
+        self.state_machine, role = machine.state_machine, machine.role
         on_call_key.grant(self.state_machine, "kms:Decrypt", "kms:GenerateDataKey*")
-        depend_only_on_policy(self.state_machine, self.state_machine.role)
-        role = self.state_machine.role
-        acknowledge_wildcards(
-            role,
-            "Step Functions delivers logs through log delivery APIs and writes X-Ray traces; "
-            "neither has a resource scope.",
-            resources=["*"],
-        )
         acknowledge_granted_wildcards(
             role,
             "Waiting for a child rollout needs DescribeExecution/StopExecution on its executions, "
