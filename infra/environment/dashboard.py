@@ -6,7 +6,7 @@ import aws_cdk as cdk
 import aws_cdk.aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from guardrails.metrics import VERDICT_METRIC, VERDICT_NAMESPACE
+from infra.environment.metrics import EndpointMetrics
 
 
 class EndpointDashboard(Construct):
@@ -16,18 +16,12 @@ class EndpointDashboard(Construct):
         self, scope: Construct, id_: str, *, endpoint_name: str, variant_name: str
     ) -> None:
         super().__init__(scope, id_)
-        dimensions = {"EndpointName": endpoint_name, "VariantName": variant_name}
-        period = cdk.Duration.minutes(1)
+        metrics = EndpointMetrics(endpoint_name=endpoint_name, variant_name=variant_name)
 
-        def sagemaker_metric(name: str, statistic: str, label: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace="AWS/SageMaker",
-                metric_name=name,
-                dimensions_map=dimensions,
-                statistic=statistic,
-                period=period,
-                label=label,
-            )
+        def graph(
+            title: str, *lines: cloudwatch.IMetric, **props: object
+        ) -> cloudwatch.GraphWidget:
+            return cloudwatch.GraphWidget(title=title, left=list(lines), width=12, **props)
 
         self.dashboard = cloudwatch.Dashboard(
             self,
@@ -35,43 +29,23 @@ class EndpointDashboard(Construct):
             default_interval=cdk.Duration.hours(3),
             widgets=[
                 [
-                    cloudwatch.GraphWidget(
-                        title="Invocations",
-                        left=[sagemaker_metric("Invocations", "Sum", "invocations")],
-                        width=12,
-                    ),
-                    cloudwatch.GraphWidget(
-                        title="Error rate",
-                        left=[
-                            sagemaker_metric("Invocation5XXErrors", "Average", "5xx rate"),
-                            sagemaker_metric("Invocation4XXErrors", "Average", "4xx rate"),
-                        ],
-                        width=12,
+                    graph("Invocations", metrics.invocations(label="invocations")),
+                    graph(
+                        "Error rate",
+                        metrics.error_rate_5xx(label="5xx rate"),
+                        metrics.error_rate_4xx(label="4xx rate"),
                     ),
                 ],
                 [
-                    cloudwatch.GraphWidget(
-                        title="Model latency (microseconds)",
-                        left=[
-                            sagemaker_metric("ModelLatency", "p50", "p50"),
-                            sagemaker_metric("ModelLatency", "p99", "p99"),
-                        ],
-                        width=12,
+                    graph(
+                        "Model latency (microseconds)",
+                        metrics.model_latency("p50", label="p50"),
+                        metrics.model_latency("p99", label="p99"),
                     ),
-                    cloudwatch.GraphWidget(
-                        title="Judge verdict (1 = rollback)",
-                        left=[
-                            cloudwatch.Metric(
-                                namespace=VERDICT_NAMESPACE,
-                                metric_name=VERDICT_METRIC,
-                                dimensions_map={"EndpointName": endpoint_name},
-                                statistic="Maximum",
-                                period=period,
-                                label="verdict",
-                            )
-                        ],
+                    graph(
+                        "Judge verdict (1 = rollback)",
+                        metrics.verdict(label="verdict"),
                         left_y_axis=cloudwatch.YAxisProps(min=0, max=1),
-                        width=12,
                     ),
                 ],
             ],
