@@ -17,7 +17,7 @@ from infra.pipeline.model_pipeline import DeployEnvironment, ModelPipeline, Pipe
 from infra.pipeline.package_events import PackageStateEvents
 from infra.pipeline.release import ReleaseStateMachine
 from infra.pipeline.training_roles import DeployedModelAccess, ModelBuildRole
-from stacks.guardrails_app import EnvironmentStacks
+from stacks.guardrails_app import EnvironmentStacks, aws_environment, tag
 from stacks.stateful_stack import StatefulStack
 
 STACK_NAME = "Guardrails-Pipeline"
@@ -184,13 +184,10 @@ def build_pipeline(
         host_stateful=host_stateful,
         deploy_environments=deploy_environments,
         connection_arn=connection_arn if settings.source == "codeconnections" else None,
-        env=None
-        if host.is_environment_agnostic
-        else cdk.Environment(account=host.account, region=host.region),
+        env=aws_environment(host),
         description="Guardrails: model pipeline from git push to guarded rollouts",
     )
     for name in settings.deploy_environments:
         stack.add_stack_dependency(stacks[name].rollout)
-    cdk.Tags.of(stack).add("project", "sagemaker-deployment-guardrails")
-    cdk.Tags.of(stack).add("environment", host.name)
+    tag(stack, host.name)
     return stack

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import aws_cdk as cdk
-import aws_cdk.aws_cloudwatch as cloudwatch
-import aws_cdk.aws_dynamodb as dynamodb
-import aws_cdk.aws_iam as iam
-import aws_cdk.aws_kms as kms
 import aws_cdk.aws_lambda as lambda_
-import aws_cdk.aws_sns as sns
 from constructs import Construct
 
 from infra import lambda_code
@@ -69,7 +64,7 @@ STEPS: dict[str, Step] = {
 
 
 class RolloutFunctions(Construct):
-    """One function per rollout step, sharing one code asset; logs encrypted, traced."""
+    """One function per rollout step, sharing one code asset; each granted its capabilities."""
 
     def __init__(
         self,
@@ -78,23 +73,10 @@ class RolloutFunctions(Construct):
         *,
         environment: Mapping[str, str],
         endpoint_name: str,
-        table: dynamodb.ITableV2,
-        topic: sns.ITopic,
-        key: kms.IKey,
-        model_role: iam.IRole,
-        rollback_alarms: Sequence[cloudwatch.IAlarm],
+        permissions: RolloutPermissions,
         logs: EncryptedLogs,
     ) -> None:
         super().__init__(scope, id_)
-        permissions = RolloutPermissions(
-            self,
-            endpoint_name=endpoint_name,
-            table=table,
-            topic=topic,
-            key=key,
-            model_role=model_role,
-            rollback_alarms=rollback_alarms,
-        )
         code = lambda_code.runtime_code()
         self.functions: dict[str, lambda_.Function] = {}
         for name, step in STEPS.items():

@@ -21,6 +21,7 @@ from infra.encrypted_logs import EncryptedLogs
 from infra.environment.endpoint import GuardedEndpoint
 from infra.rollout.definition import rollout_definition, state_machine_timeout
 from infra.rollout.functions import RolloutFunctions
+from infra.rollout.permissions import RolloutPermissions
 from infra.state_machine import LoggedStateMachine
 
 
@@ -70,16 +71,21 @@ class GuardedRollout(Construct):
             "POWERTOOLS_SERVICE_NAME": "rollout",
             "POWERTOOLS_METRICS_NAMESPACE": "Guardrails",
         }
-        functions = RolloutFunctions(
+        permissions = RolloutPermissions(
             self,
-            "Functions",
-            environment=environment,
             endpoint_name=endpoint.endpoint_name,
             table=table,
             topic=topic,
             key=key,
             model_role=model_role,
             rollback_alarms=rollback_alarms,
+        )
+        functions = RolloutFunctions(
+            self,
+            "Functions",
+            environment=environment,
+            endpoint_name=endpoint.endpoint_name,
+            permissions=permissions,
             logs=self.logs,
         )
         self.functions = functions.functions
