@@ -6,13 +6,14 @@ import aws_cdk as cdk
 import aws_cdk.aws_lambda as lambda_
 import aws_cdk.aws_stepfunctions_tasks as tasks
 import pytest
-from aws_cdk.assertions import Capture, Template
+from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
 
 from infra.encrypted_logs import EncryptedLogs
 from infra.lambda_function import GuardrailsFunction
 from infra.nag import acknowledge_wildcards
 from infra.state_machine import LoggedStateMachine
+from tests.infra.conftest import logged_and_traced_log_group
 
 
 def build(app: cdk.App, *, declare_invoked: bool = True) -> cdk.Stack:
@@ -49,24 +50,8 @@ def template() -> Template:
     return Template.from_stack(build(cdk.App()))
 
 
-def test_every_event_is_logged_with_its_data_and_traced(template):
-    log_group = Capture()
-    template.has_resource_properties(
-        "AWS::StepFunctions::StateMachine",
-        {
-            "LoggingConfiguration": {
-                "Destinations": [
-                    {"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": [log_group, "Arn"]}}}
-                ],
-                "IncludeExecutionData": True,
-                "Level": "ALL",
-            },
-            "TracingConfiguration": {"Enabled": True},
-        },
-    )
-    assert log_group.as_string().startswith("StateMachineLogs")
-    logs = template.find_resources("AWS::Logs::LogGroup")[log_group.as_string()]
-    assert "KmsKeyId" in logs["Properties"] and logs["Properties"]["RetentionInDays"] == 90
+def test_every_event_is_logged_with_its_data_to_its_own_encrypted_group_and_traced(template):
+    assert logged_and_traced_log_group(template).startswith("StateMachineLogs")
 
 
 def test_it_starts_only_after_its_role_policy_exists(template):
