@@ -50,6 +50,7 @@ def build_environment(app: cdk.App, config: AppConfig, env: EnvironmentConfig) -
     """Stateful, endpoint, monitoring and rollout stacks of one environment."""
 
     def stack(cls: Callable[..., StackT], part: str, description: str, **props: Any) -> StackT:
+        """One stack of `env`: named, placed, described and tagged like the others."""
         built = cls(
             app,
             stack_name(env, part),
