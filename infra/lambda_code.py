@@ -73,7 +73,7 @@ class _LocalBundling:
 
 
 def runtime_code() -> lambda_.Code:
-    """The Lambda code asset; every handler lives under guardrails.handlers.
+    """The Lambda code asset: the guardrails package and its dependencies, for every function.
 
     A fresh Code per function: an asset binds to the stack that first uses it. CDK stages (and
     bundles) one asset hash once per process, so this costs nothing more.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import aws_cdk as cdk
 from constructs import Construct
 
-from infra.alarms import EndpointAlarms
-from infra.autoscaling import VariantAutoscaling
 from infra.config import EnvironmentConfig
-from infra.endpoint import GuardedEndpoint
+from infra.environment.alarms import EndpointAlarms
+from infra.environment.autoscaling import VariantAutoscaling
+from infra.environment.endpoint import GuardedEndpoint
 from stacks.stateful_stack import StatefulStack
 
 

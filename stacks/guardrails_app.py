@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import aws_cdk as cdk
 
@@ -13,6 +15,7 @@ from stacks.rollout_stack import RolloutStack
 from stacks.stateful_stack import StatefulStack
 
 SOURCE_REPOSITORY_NAME = "guardrails-models"
+StackT = TypeVar("StackT", bound=cdk.Stack)
 
 
 @dataclass(frozen=True)
@@ -30,54 +33,63 @@ def stack_name(env: EnvironmentConfig, part: str) -> str:
     return f"Guardrails-{env.name}-{part}"
 
 
+def aws_environment(env: EnvironmentConfig) -> cdk.Environment | None:
+    """The account and region `env` deploys to; None keeps its stacks environment-agnostic."""
+    if env.is_environment_agnostic:
+        return None
+    return cdk.Environment(account=env.account, region=env.region)
+
+
+def tag(stack: cdk.Stack, environment_name: str) -> None:
+    """The tags every Guardrails stack carries."""
+    cdk.Tags.of(stack).add("project", "sagemaker-deployment-guardrails")
+    cdk.Tags.of(stack).add("environment", environment_name)
+
+
 def build_environment(app: cdk.App, config: AppConfig, env: EnvironmentConfig) -> EnvironmentStacks:
-    """Stateful, endpoint and monitoring stacks of one environment."""
-    aws_env = (
-        None
-        if env.is_environment_agnostic
-        else cdk.Environment(account=env.account, region=env.region)
-    )
+    """Stateful, endpoint, monitoring and rollout stacks of one environment."""
+
+    def stack(cls: Callable[..., StackT], part: str, description: str, **props: Any) -> StackT:
+        """One stack of `env`: named, placed, described and tagged like the others."""
+        built = cls(
+            app,
+            stack_name(env, part),
+            config=env,
+            env=aws_environment(env),
+            description=f"Guardrails {env.name}: {description}",
+            **props,
+        )
+        tag(built, env.name)
+        return built
+
     hosts_source = (
         config.pipeline.host_environment == env.name and config.pipeline.source == "codecommit"
     )
-    stateful = StatefulStack(
-        app,
-        stack_name(env, "Stateful"),
-        config=env,
+    stateful = stack(
+        StatefulStack,
+        "Stateful",
+        "key, artifact bucket, model registry, on-call topic, deployment records",
         source_repository_name=SOURCE_REPOSITORY_NAME if hosts_source else None,
-        env=aws_env,
-        description=f"Guardrails {env.name}: key, artifact bucket, model registry, on-call topic, "
-        "deployment records",
     )
-    endpoint = EndpointStack(
-        app,
-        stack_name(env, "Endpoint"),
-        config=env,
+    endpoint = stack(
+        EndpointStack,
+        "Endpoint",
+        "SageMaker endpoint with deployment guardrails",
         stateful=stateful,
-        env=aws_env,
-        description=f"Guardrails {env.name}: SageMaker endpoint with deployment guardrails",
     )
-    monitoring = MonitoringStack(
-        app,
-        stack_name(env, "Monitoring"),
-        config=env,
+    monitoring = stack(
+        MonitoringStack,
+        "Monitoring",
+        "dashboard and deployment notifications",
         stateful=stateful,
-        env=aws_env,
-        description=f"Guardrails {env.name}: dashboard and deployment notifications",
     )
-    rollout = RolloutStack(
-        app,
-        stack_name(env, "Rollout"),
-        config=env,
+    rollout = stack(
+        RolloutStack,
+        "Rollout",
+        "guarded rollout state machine (judge, promote, roll back)",
         stateful=stateful,
         endpoint=endpoint,
-        env=aws_env,
-        description=f"Guardrails {env.name}: guarded rollout state machine (judge, promote, "
-        "roll back)",
     )
-    for stack in (stateful, endpoint, monitoring, rollout):
-        cdk.Tags.of(stack).add("project", "sagemaker-deployment-guardrails")
-        cdk.Tags.of(stack).add("environment", env.name)
     return EnvironmentStacks(
         stateful=stateful, endpoint=endpoint, monitoring=monitoring, rollout=rollout
     )

@@ -6,8 +6,8 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
-from infra.dashboard import EndpointDashboard
-from infra.deployment_events import DeploymentStateNotifications
+from infra.environment.dashboard import EndpointDashboard
+from infra.environment.deployment_events import DeploymentStateNotifications
 from stacks.stateful_stack import StatefulStack
 
 

@@ -10,13 +10,13 @@ from constructs import Construct
 from infra.config import AppConfig, ConfigError, EnvironmentConfig, PipelineSettings
 from infra.encrypted_logs import EncryptedLogs
 from infra.lambda_code import runtime_code
-from infra.model_pipeline import DeployTarget, ModelPipeline, PipelineSource
-from infra.package_events import PackageStateEvents
-from infra.pipeline_approval import ApprovalStep
-from infra.pipeline_builds import PipelineBuilds
-from infra.pipeline_release import ReleaseStateMachine
-from infra.pipeline_training import DeployedModelAccess, ModelBuildRole
-from stacks.guardrails_app import EnvironmentStacks
+from infra.pipeline.approval import ApprovalStep
+from infra.pipeline.builds import PipelineBuilds
+from infra.pipeline.model_pipeline import DeployEnvironment, ModelPipeline, PipelineSource
+from infra.pipeline.package_events import PackageStateEvents
+from infra.pipeline.release import ReleaseStateMachine
+from infra.pipeline.training_roles import DeployedModelAccess, ModelBuildRole
+from stacks.guardrails_app import EnvironmentStacks, aws_environment, tag
 from stacks.stateful_stack import StatefulStack
 
 STACK_NAME = "Guardrails-Pipeline"
@@ -38,7 +38,7 @@ class PipelineStack(cdk.Stack):
         settings: PipelineSettings,
         host: EnvironmentConfig,
         host_stateful: StatefulStack,
-        deploy_targets: Sequence[DeployTarget],
+        deploy_environments: Sequence[DeployEnvironment],
         connection_arn: str | None = None,
         **kwargs,
     ) -> None:
@@ -87,22 +87,22 @@ class PipelineStack(cdk.Stack):
             test_project=builds.test_project,
             train_project=builds.train_project,
             approval=approval,
-            deploy_targets=deploy_targets,
+            deploy_environments=deploy_environments,
             artifact_bucket=host_stateful.bucket,
             on_call=host_stateful.topic,
         )
-        if deploy_targets:
+        if deploy_environments:
             DeployedModelAccess(
                 self,
                 "DeployedModelAccess",
                 bucket=host_stateful.bucket,
                 key=host_stateful.key,
-                model_roles=[target.model_role for target in deploy_targets],
+                model_roles=[deploy_env.model_role for deploy_env in deploy_environments],
             )
         release = ReleaseStateMachine(
             self,
             "Release",
-            deploy_targets=deploy_targets,
+            deploy_environments=deploy_environments,
             on_call=host_stateful.topic,
             on_call_key=host_stateful.key,
             logs=logs,
@@ -111,7 +111,7 @@ class PipelineStack(cdk.Stack):
             self,
             "PackageEvents",
             model_package_group_name=group_name,
-            deploy_targets=deploy_targets,
+            deploy_environments=deploy_environments,
             release=release.state_machine,
             table=host_stateful.table,
             on_call=host_stateful.topic,
@@ -153,8 +153,8 @@ def build_pipeline(
         raise ConfigError(
             "pipeline.source", f"codecommit, but {host.name}'s stateful stack has no repository"
         )
-    targets = [
-        DeployTarget(
+    deploy_environments = [
+        DeployEnvironment(
             config=config.environment(name),
             state_machine=stacks[name].rollout.state_machine,
             model_role=stacks[name].stateful.model_role,
@@ -167,15 +167,12 @@ def build_pipeline(
         settings=settings,
         host=host,
         host_stateful=host_stateful,
-        deploy_targets=targets,
+        deploy_environments=deploy_environments,
         connection_arn=connection_arn if settings.source == "codeconnections" else None,
-        env=None
-        if host.is_environment_agnostic
-        else cdk.Environment(account=host.account, region=host.region),
+        env=aws_environment(host),
         description="Guardrails: model pipeline from git push to guarded rollouts",
     )
     for name in settings.deploy_environments:
         stack.add_stack_dependency(stacks[name].rollout)
-    cdk.Tags.of(stack).add("project", "sagemaker-deployment-guardrails")
-    cdk.Tags.of(stack).add("environment", host.name)
+    tag(stack, host.name)
     return stack

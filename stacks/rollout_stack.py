@@ -6,7 +6,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
-from infra.rollout import GuardedRollout
+from infra.rollout.guarded_rollout import GuardedRollout
 from stacks.endpoint_stack import EndpointStack
 from stacks.stateful_stack import StatefulStack
 

@@ -6,13 +6,13 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
-from infra.deployment_table import DeploymentTable
-from infra.model_role import ModelExecutionRole
+from infra.environment.deployment_table import DeploymentTable
+from infra.environment.model_role import ModelExecutionRole
+from infra.environment.notifications import OnCallTopic
+from infra.environment.registry import ModelRegistry
+from infra.environment.source import SourceRepository
+from infra.environment.storage import EncryptedStorage
 from infra.nag import acknowledge
-from infra.notifications import OnCallTopic
-from infra.registry import ModelRegistry
-from infra.source import SourceRepository
-from infra.storage import EncryptedStorage
 
 
 class StatefulStack(cdk.Stack):

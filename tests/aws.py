@@ -11,7 +11,7 @@ REGION = "us-east-1"
 
 
 def create_deployment_table(name: str = "deployments") -> Any:
-    """The deployment table as infra/deployment_table.py defines it (pk/sk strings)."""
+    """The deployment table as infra/environment/deployment_table.py defines it (pk/sk strings)."""
     dynamodb = boto3.resource("dynamodb", region_name=REGION)
     return dynamodb.create_table(
         TableName=name,

@@ -1,4 +1,4 @@
-"""One synthesized app for every environment, shared by the stack tests."""
+"""One synthesized app for every environment, and template readers, shared by the tests."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk.assertions import Template
+from aws_cdk.assertions import Capture, Template
 
 from infra.config import AppConfig, default_config
 from stacks.guardrails_app import EnvironmentStacks, build_app
@@ -61,3 +61,33 @@ def template_of(
         return cache[key]
 
     return get
+
+
+def state_machine_definition(template: Template) -> dict:
+    """The one state machine's definition, each function reference replaced by its logical id."""
+    (machine,) = template.find_resources("AWS::StepFunctions::StateMachine").values()
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    text = "".join(p if isinstance(p, str) else p["Fn::GetAtt"][0] for p in parts)
+    return json.loads(text)
+
+
+def logged_and_traced_log_group(template: Template) -> str:
+    """Check a state machine logs ALL events with data, traced, to a KMS-encrypted group kept
+    90 days; return that log group's logical id."""
+    log_group = Capture()
+    template.has_resource_properties(
+        "AWS::StepFunctions::StateMachine",
+        {
+            "LoggingConfiguration": {
+                "Destinations": [
+                    {"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": [log_group, "Arn"]}}}
+                ],
+                "IncludeExecutionData": True,
+                "Level": "ALL",
+            },
+            "TracingConfiguration": {"Enabled": True},
+        },
+    )
+    logs = template.find_resources("AWS::Logs::LogGroup")[log_group.as_string()]
+    assert "KmsKeyId" in logs["Properties"] and logs["Properties"]["RetentionInDays"] == 90
+    return log_group.as_string()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -40,6 +41,19 @@ def test_every_stack_of_every_environment_is_synthesized(assembly):
         for part in ("Stateful", "Endpoint", "Monitoring", "Rollout"):
             assert f"Guardrails-{env}-{part}" in names
     assert PIPELINE_STACK_NAME in names
+
+
+def test_every_function_handler_is_an_importable_function(assembly):
+    handlers = {
+        resource["Properties"]["Handler"]
+        for stack in assembly.stacks
+        for resource in stack.template["Resources"].values()
+        if resource["Type"] == "AWS::Lambda::Function"
+    }
+    assert handlers, "no Lambda function found"
+    for handler in sorted(handlers):
+        module, _, function = handler.rpartition(".")
+        assert callable(getattr(importlib.import_module(module), function, None)), handler
 
 
 def test_cfn_lint_finds_no_errors_or_warnings(assembly):

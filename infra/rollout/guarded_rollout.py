@@ -11,19 +11,17 @@ import aws_cdk.aws_events as events
 import aws_cdk.aws_events_targets as targets
 import aws_cdk.aws_iam as iam
 import aws_cdk.aws_kms as kms
-import aws_cdk.aws_lambda as lambda_
 import aws_cdk.aws_sns as sns
-import aws_cdk.aws_stepfunctions as sfn
 from constructs import Construct
 
 from guardrails.rollout import settings as rollout_settings
 from infra.config import EnvironmentConfig
-from infra.dependencies import depend_only_on_policy
 from infra.encrypted_logs import EncryptedLogs
-from infra.endpoint import GuardedEndpoint
-from infra.nag import acknowledge_wildcards
-from infra.rollout_definition import rollout_definition, state_machine_timeout
-from infra.rollout_functions import RolloutFunctions
+from infra.environment.endpoint import GuardedEndpoint
+from infra.rollout.definition import rollout_definition, state_machine_timeout
+from infra.rollout.functions import RolloutFunctions
+from infra.rollout.permissions import RolloutPermissions
+from infra.state_machine import LoggedStateMachine
 
 
 class GuardedRollout(Construct):
@@ -72,35 +70,37 @@ class GuardedRollout(Construct):
             "POWERTOOLS_SERVICE_NAME": "rollout",
             "POWERTOOLS_METRICS_NAMESPACE": "Guardrails",
         }
-        functions = RolloutFunctions(
+        permissions = RolloutPermissions(
             self,
-            "Functions",
-            environment=environment,
             endpoint_name=endpoint.endpoint_name,
             table=table,
             topic=topic,
             key=key,
             model_role=model_role,
             rollback_alarms=rollback_alarms,
+        )
+        functions = RolloutFunctions(
+            self,
+            "Functions",
+            environment=environment,
+            endpoint_name=endpoint.endpoint_name,
+            permissions=permissions,
             logs=self.logs,
         )
         self.functions = functions.functions
 
-        log_group = self.logs.log_group(self, "StateMachineLogs")
-        self.state_machine = sfn.StateMachine(
+        # The ExecutionEnded function is the rule's target below, not a state.
+        invoked = [f for step, f in self.functions.items() if step != "ExecutionEnded"]
+        self.state_machine = LoggedStateMachine(
             self,
             "StateMachine",
+            log_group_id="StateMachineLogs",
+            logs=self.logs,
             comment=f"Guarded rollout of a new model to {endpoint.endpoint_name}",
-            definition_body=sfn.DefinitionBody.from_chainable(
-                rollout_definition(self, config=config, functions=dict(self.functions))
-            ),
+            definition=rollout_definition(self, config=config, functions=dict(self.functions)),
             timeout=state_machine_timeout(config),
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True
-            ),
-        )
-        depend_only_on_policy(self.state_machine, self.state_machine.role)
+            invoked_functions=invoked,
+        ).state_machine
         # A timed-out or aborted execution runs no Catch: clean up its lock and record here.
         events.Rule(
             self,
@@ -115,20 +115,4 @@ class GuardedRollout(Construct):
                 },
             ),
             targets=[targets.LambdaFunction(self.functions["ExecutionEnded"], retry_attempts=4)],
-        )
-        self._acknowledge([f for step, f in self.functions.items() if step != "ExecutionEnded"])
-
-    def _acknowledge(self, functions: Sequence[lambda_.IFunction]) -> None:
-        role = self.state_machine.role
-        acknowledge_wildcards(
-            role,
-            "Step Functions delivers logs through log delivery APIs and writes X-Ray traces; "
-            "neither has a resource scope.",
-            resources=["*"],
-        )
-        acknowledge_wildcards(
-            role,
-            "CDK lets the state machine invoke any version of each rollout function "
-            "(<function ARN>:*); they are only this rollout's functions.",
-            resources=[f"{function.function_arn}:*" for function in functions],
         )

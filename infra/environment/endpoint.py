@@ -13,7 +13,7 @@ from constructs import Construct
 
 from guardrails.rollout.deployment_config import build_deployment_config
 from infra.config import DeploymentSettings, EndpointSettings
-from infra.model_role import DATA_CAPTURE_PREFIX
+from infra.environment.model_role import DATA_CAPTURE_PREFIX
 
 
 class GuardedEndpoint(Construct):

@@ -10,8 +10,11 @@ import aws_cdk.aws_kms as kms
 import aws_cdk.aws_s3 as s3
 from constructs import Construct
 
-from infra.nag import acknowledge_wildcards
-from infra.pipeline_nag import acknowledge_granted_wildcards, acknowledge_wildcards_when_resolved
+from infra.nag import (
+    acknowledge_granted_wildcards,
+    acknowledge_wildcards,
+    acknowledge_wildcards_when_resolved,
+)
 from pipelines import ARTIFACT_PREFIX, RUNS_PREFIX
 
 

@@ -18,9 +18,9 @@ from constructs import Construct
 from guardrails.release import rules, settings
 from guardrails.release.events import DETAIL_TYPE
 from infra.encrypted_logs import EncryptedLogs
-from infra.model_pipeline import DeployTarget
+from infra.lambda_function import GuardrailsFunction
 from infra.nag import acknowledge_wildcards
-from infra.pipeline_lambda import PipelineFunction
+from infra.pipeline.model_pipeline import DeployEnvironment
 
 
 class PackageStateEvents(Construct):
@@ -32,7 +32,7 @@ class PackageStateEvents(Construct):
         id_: str,
         *,
         model_package_group_name: str,
-        deploy_targets: Sequence[DeployTarget],
+        deploy_environments: Sequence[DeployEnvironment],
         release: sfn.IStateMachine,
         table: dynamodb.ITableV2,
         on_call: sns.ITopic,
@@ -45,17 +45,16 @@ class PackageStateEvents(Construct):
         deploy_targets_json = stack.to_json_string(
             [
                 {
-                    "environment": t.config.name,
-                    "endpoint_name": t.config.endpoint_name,
-                    "state_machine_arn": t.state_machine.state_machine_arn,
+                    "environment": deploy_env.config.name,
+                    "endpoint_name": deploy_env.config.endpoint_name,
+                    "state_machine_arn": deploy_env.state_machine.state_machine_arn,
                 }
-                for t in deploy_targets
+                for deploy_env in deploy_environments
             ]
         )
-        handler = PipelineFunction(
-            self,
-            "Handler",
-            handler="package_state",
+        handler = GuardrailsFunction(
+            Construct(self, "Handler"),
+            handler="guardrails.release.handlers.package_state",
             description="Guardrails: console approvals release, rejections roll back",
             environment={
                 settings.GROUP_NAME: model_package_group_name,
@@ -73,7 +72,9 @@ class PackageStateEvents(Construct):
             return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
 
         packages = sagemaker("model-package", f"{model_package_group_name.lower()}/*")
-        endpoints = [sagemaker("endpoint", t.config.endpoint_name.lower()) for t in deploy_targets]
+        endpoints = [
+            sagemaker("endpoint", d.config.endpoint_name.lower()) for d in deploy_environments
+        ]
         configs, models = sagemaker("endpoint-config", "*"), sagemaker("model", "*")
         statements = [
             iam.PolicyStatement(actions=["sagemaker:DescribeModelPackage"], resources=[packages]),
@@ -91,8 +92,8 @@ class PackageStateEvents(Construct):
         on_call.grant_publish(role)
         key.grant(role, "kms:Decrypt", "kms:GenerateDataKey*")
         release.grant_start_execution(role)
-        for target in deploy_targets:
-            target.state_machine.grant_start_execution(role)
+        for deploy_env in deploy_environments:
+            deploy_env.state_machine.grant_start_execution(role)
 
         self.rule = events.Rule(
             self,

@@ -11,8 +11,7 @@ from constructs import Construct
 
 from infra.config import PipelineSettings
 from infra.encrypted_logs import EncryptedLogs
-from infra.nag import acknowledge_wildcards
-from infra.pipeline_nag import acknowledge_granted_wildcards
+from infra.nag import acknowledge_granted_wildcards, acknowledge_wildcards
 from pipelines import ARTIFACT_PREFIX, INPUTS_PREFIX
 
 TEST_BUILDSPEC = "buildspec.yml"

@@ -16,11 +16,10 @@ import aws_cdk.aws_stepfunctions as sfn
 import aws_cdk.aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from infra.dependencies import depend_only_on_policy
 from infra.encrypted_logs import EncryptedLogs
-from infra.model_pipeline import DeployTarget
-from infra.nag import acknowledge_wildcards
-from infra.pipeline_nag import acknowledge_granted_wildcards
+from infra.nag import acknowledge_granted_wildcards, acknowledge_wildcards
+from infra.pipeline.model_pipeline import DeployEnvironment
+from infra.state_machine import LoggedStateMachine
 
 RELEASE_TIMEOUT = cdk.Duration.days(1)
 
@@ -33,7 +32,7 @@ class ReleaseStateMachine(Construct):
         scope: Construct,
         id_: str,
         *,
-        deploy_targets: Sequence[DeployTarget],
+        deploy_environments: Sequence[DeployEnvironment],
         on_call: sns.ITopic,
         on_call_key: kms.IKey,
         logs: EncryptedLogs,
@@ -48,13 +47,13 @@ class ReleaseStateMachine(Construct):
             }
         )
         chain: sfn.Chain | None = None
-        for target in deploy_targets:
-            name = target.config.name.capitalize()
+        for deploy_env in deploy_environments:
+            name = deploy_env.config.name.capitalize()
             rollout = tasks.StepFunctionsStartExecution(
                 self,
                 f"Rollout{name}",
-                comment=f"Guarded rollout to {target.config.name}; waits for its end",
-                state_machine=target.state_machine,
+                comment=f"Guarded rollout to {deploy_env.config.name}; waits for its end",
+                state_machine=deploy_env.state_machine,
                 integration_pattern=sfn.IntegrationPattern.RUN_JOB,
                 input=rollout_input,
                 result_path=sfn.JsonPath.DISCARD,
@@ -63,10 +62,10 @@ class ReleaseStateMachine(Construct):
                 self,
                 f"Tell{name}Failed",
                 topic=on_call,
-                subject=f"Guardrails: release stopped in {target.config.name}",
+                subject=f"Guardrails: release stopped in {deploy_env.config.name}",
                 message=sfn.TaskInput.from_text(
                     sfn.JsonPath.format(
-                        f"The release of {{}} stopped in {target.config.name}: its guarded "
+                        f"The release of {{}} stopped in {deploy_env.config.name}: its guarded "
                         "rollout failed or was rolled back ({}). Later environments were not "
                         "touched.",
                         sfn.JsonPath.string_at("$.model_package_arn"),
@@ -79,28 +78,17 @@ class ReleaseStateMachine(Construct):
             chain = rollout if chain is None else chain.next(rollout)  # type: ignore[assignment]
         if chain is None:
             chain = sfn.Chain.start(sfn.Succeed(self, "NothingToDeploy"))
-        self.state_machine = sfn.StateMachine(
+        machine = LoggedStateMachine(
             self,
             "StateMachine",
+            log_group_id="Logs",
+            logs=logs,
             comment="Guardrails release: guarded rollout to each deploy environment in order",
-            definition_body=sfn.DefinitionBody.from_chainable(chain),
+            definition=chain,
             timeout=RELEASE_TIMEOUT,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=logs.log_group(self, "Logs"),
-                level=sfn.LogLevel.ALL,
-                include_execution_data=True,
-            ),
         )
+        self.state_machine, role = machine.state_machine, machine.role
         on_call_key.grant(self.state_machine, "kms:Decrypt", "kms:GenerateDataKey*")
-        depend_only_on_policy(self.state_machine, self.state_machine.role)
-        role = self.state_machine.role
-        acknowledge_wildcards(
-            role,
-            "Step Functions delivers logs through log delivery APIs and writes X-Ray traces; "
-            "neither has a resource scope.",
-            resources=["*"],
-        )
         acknowledge_granted_wildcards(
             role,
             "Waiting for a child rollout needs DescribeExecution/StopExecution on its executions, "

@@ -15,8 +15,8 @@ from constructs import Construct
 
 from guardrails.release.settings import GROUP_NAME
 from infra.encrypted_logs import EncryptedLogs
+from infra.lambda_function import GuardrailsFunction
 from infra.nag import acknowledge_wildcards
-from infra.pipeline_lambda import PipelineFunction
 
 
 class ApprovalStep(Construct):
@@ -49,10 +49,9 @@ class ApprovalStep(Construct):
         for email in approver_emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
 
-        approver = PipelineFunction(
-            self,
-            "MarkApproved",
-            handler="approval",
+        approver = GuardrailsFunction(
+            Construct(self, "MarkApproved"),
+            handler="guardrails.release.handlers.approval",
             description="Guardrails pipeline: record the approver and mark the package Approved",
             environment={GROUP_NAME: model_package_group_name},
             code=code,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import aws_cdk as cdk
 import aws_cdk.aws_cloudwatch as cloudwatch
 import aws_cdk.aws_cloudwatch_actions as cloudwatch_actions
 import aws_cdk.aws_sns as sns
 from constructs import Construct
 
-from guardrails.rollout.metrics import VERDICT_METRIC, VERDICT_NAMESPACE, VERDICT_ROLLBACK
+from guardrails.rollout.metrics import VERDICT_ROLLBACK
+from infra.environment.metrics import EndpointMetrics
 
 MICROSECONDS_PER_MILLISECOND = 1000
 
@@ -28,20 +28,13 @@ class EndpointAlarms(Construct):
         topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, id_)
-        dimensions = {"EndpointName": endpoint_name, "VariantName": variant_name}
-        one_minute = cdk.Duration.minutes(1)
+        metrics = EndpointMetrics(endpoint_name=endpoint_name, variant_name=variant_name)
 
         def sustained_breach(
-            id_: str, metric_name: str, statistic: str, threshold: float, description: str
+            id_: str, metric: cloudwatch.Metric, threshold: float, description: str
         ) -> cloudwatch.Alarm:
             """Two breaching minutes out of three: one slow minute must not roll back."""
-            return cloudwatch.Metric(
-                namespace="AWS/SageMaker",
-                metric_name=metric_name,
-                dimensions_map=dimensions,
-                statistic=statistic,
-                period=one_minute,
-            ).create_alarm(
+            return metric.create_alarm(
                 self,
                 id_,
                 alarm_description=f"{endpoint_name}: {description}",
@@ -52,30 +45,20 @@ class EndpointAlarms(Construct):
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
 
-        # Invocation5XXErrors is 0 or 1 per request, so its average is the error rate.
         self.error_rate_alarm = sustained_breach(
             "ErrorRateAlarm",
-            "Invocation5XXErrors",
-            "Average",
+            metrics.error_rate_5xx(),
             max_5xx_error_rate,
             f"5xx error rate above {max_5xx_error_rate}",
         )
-        # ModelLatency is published in microseconds.
         self.latency_alarm = sustained_breach(
             "LatencyAlarm",
-            "ModelLatency",
-            "p99",
+            metrics.model_latency("p99"),
             max_model_latency_ms * MICROSECONDS_PER_MILLISECOND,
             f"p99 model latency above {max_model_latency_ms} ms",
         )
         # The judge publishes 1 when it decides rollback: one datapoint is enough.
-        self.verdict_alarm = cloudwatch.Metric(
-            namespace=VERDICT_NAMESPACE,
-            metric_name=VERDICT_METRIC,
-            dimensions_map={"EndpointName": endpoint_name},
-            statistic="Maximum",
-            period=one_minute,
-        ).create_alarm(
+        self.verdict_alarm = metrics.verdict().create_alarm(
             self,
             "VerdictAlarm",
             alarm_description=f"{endpoint_name}: the canary judge decided rollback",

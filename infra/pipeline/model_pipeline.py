@@ -26,16 +26,20 @@ from constructs import Construct
 from guardrails.release.rules import APPROVAL_ACTION, APPROVAL_STAGE, MARK_APPROVED_ACTION
 from infra.config import EnvironmentConfig, PipelineSettings
 from infra.dependencies import depend_only_on_policy
-from infra.pipeline_approval import ApprovalStep
-from infra.pipeline_nag import acknowledge_granted_wildcards
+from infra.nag import acknowledge_granted_wildcards
+from infra.pipeline.approval import ApprovalStep
 
 TRAIN_NAMESPACE = "Train"  # variables pipelines/run.py exports
 APPROVAL_NAMESPACE = "Approval"  # variables the MarkApproved function outputs
 
 
 @dataclass(frozen=True)
-class DeployTarget:
-    """An environment the pipeline deploys to: its config, rollout and model role."""
+class DeployEnvironment:
+    """An environment the pipeline deploys to: its config, rollout and model role.
+
+    The CDK side's handle on it; the package-state Lambda gets the JSON view it needs
+    (guardrails.release.settings.ReleaseTarget).
+    """
 
     config: EnvironmentConfig
     state_machine: sfn.IStateMachine  # the environment's guarded rollout (and smoke test)
@@ -51,8 +55,9 @@ class PipelineSource:
     connection_arn: str | None = None
 
 
-def deploy_stage_name(target: DeployTarget) -> str:
-    return f"Deploy-{target.config.name}"
+def deploy_stage_name(deploy_env: DeployEnvironment) -> str:
+    """The pipeline stage that deploys to `deploy_env`, e.g. Deploy-prod."""
+    return f"Deploy-{deploy_env.config.name}"
 
 
 class ModelPipeline(Construct):
@@ -67,7 +72,7 @@ class ModelPipeline(Construct):
         test_project: codebuild.IProject,
         train_project: codebuild.IProject,
         approval: ApprovalStep,
-        deploy_targets: Sequence[DeployTarget],
+        deploy_environments: Sequence[DeployEnvironment],
         artifact_bucket: s3.IBucket,
         on_call: sns.ITopic,
     ) -> None:
@@ -118,7 +123,7 @@ class ModelPipeline(Construct):
                         f"{train.variable('CANDIDATE_ACCURACY')} on held-out data; the approved "
                         f"model it replaces scored AUC {train.variable('BASELINE_AUC')}. "
                         "Approve to roll it out, guarded, to "
-                        f"{', '.join(t.config.name for t in deploy_targets)}."
+                        f"{', '.join(d.config.name for d in deploy_environments)}."
                     ),
                     external_entity_link=train.variable("EVALUATION_REPORT_URL"),
                     run_order=1,
@@ -133,21 +138,21 @@ class ModelPipeline(Construct):
             "started_by": f"pipeline:{mark_approved.variable('APPROVED_BY')}",
             "reason": "approved in model pipeline execution #{codepipeline.PipelineExecutionId}",
         }
-        for target in deploy_targets:
+        for deploy_env in deploy_environments:
             self.pipeline.add_stage(
-                stage_name=deploy_stage_name(target),
+                stage_name=deploy_stage_name(deploy_env),
                 actions=[
                     actions.StepFunctionInvokeAction(
                         action_name="GuardedRollout",
-                        state_machine=target.state_machine,
+                        state_machine=deploy_env.state_machine,
                         state_machine_input=actions.StateMachineInput.literal(rollout_input),
-                        execution_name_prefix=f"pipeline-{target.config.name}",
+                        execution_name_prefix=f"pipeline-{deploy_env.config.name}",
                     )
                 ],
             )
         approval.allow_reading(self.pipeline)
         depend_only_on_policy(self.pipeline, self.pipeline.role)
-        self._acknowledge_generated_grants(deploy_targets)
+        self._acknowledge_generated_grants(deploy_environments)
 
         self.failure_rule = self.pipeline.on_state_change(
             "FailureRule",
@@ -164,7 +169,9 @@ class ModelPipeline(Construct):
             ),
         )
 
-    def _acknowledge_generated_grants(self, deploy_targets: Sequence[DeployTarget]) -> None:
+    def _acknowledge_generated_grants(
+        self, deploy_environments: Sequence[DeployEnvironment]
+    ) -> None:
         """Say why the wildcards in the roles CDK makes for the pipeline and its actions exist."""
         artifacts = ["s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*",
                      "s3:Abort*", "kms:GenerateDataKey*", "kms:ReEncrypt*"]  # fmt: skip
@@ -191,9 +198,9 @@ class ModelPipeline(Construct):
             "version of the one approval function.",
             actions=["lambda:ListFunctions", "lambda:InvokeFunction"],
         )
-        for target in deploy_targets:
+        for deploy_env in deploy_environments:
             acknowledge_granted_wildcards(
-                self._action_role(deploy_stage_name(target), "GuardedRollout"),
+                self._action_role(deploy_stage_name(deploy_env), "GuardedRollout"),
                 "CodePipeline follows the rollout execution it starts; execution names are "
                 "generated per pipeline execution.",
                 actions=["states:DescribeExecution"],

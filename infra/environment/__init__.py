@@ -1,0 +1,1 @@
+"""Constructs of one environment: stateful resources, endpoint, alarms, scaling, monitoring."""

@@ -1,0 +1,1 @@
+"""The model pipeline: builds, training roles, approval, release state machine, package events."""

@@ -1,0 +1,1 @@
+"""The guarded rollout: its state machine, definition, step functions and their permissions."""
