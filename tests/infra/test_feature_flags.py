@@ -19,9 +19,7 @@ PINNED = {"@aws-cdk/core:defaultCrossStackReferences": "strong"}
 
 def recommended_flags() -> dict[str, object]:
     """What `cdk init` writes: the list shipped inside the installed aws-cdk-lib (no jsii start)."""
-    bundle = next(
-        f for f in metadata.files("aws-cdk-lib") or [] if f.name.endswith(".jsii.tgz")
-    )
+    bundle = next(f for f in metadata.files("aws-cdk-lib") or [] if f.name.endswith(".jsii.tgz"))
     with tarfile.open(bundle.locate()) as archive:
         member = archive.extractfile("package/recommended-feature-flags.json")
         assert member is not None
