@@ -57,7 +57,7 @@ def connect(env: EnvironmentConfig, profile: str | None) -> Deployed:
     if not region:
         raise InputError(
             f"environments.{env.name}.region: not in a cdk.json, and the AWS profile has no "
-            "region (set AWS_REGION or pick another --profile)"
+            "region (set AWS_DEFAULT_REGION or pick another --profile)"
         )
     identity = session.client("sts", region_name=region, config=_RETRIES).get_caller_identity()
     account = identity["Account"]
