@@ -103,10 +103,12 @@ class Follower:
             ) from None
 
     def look(self) -> Ending | None:
-        """One look: the execution, the record, the decisions since the last look."""
+        """One look: the execution, then the record, then the decisions since the last look."""
+        execution = self._execution()
         self.record = _record(self._table, self.deployment_id)
-        arn = self.execution_arn or (self.record.execution_arn if self.record else "")
-        execution = self._stepfunctions.describe_execution(arn) if arn else None
+        if execution is None and self.record and self.record.execution_arn:
+            self.execution_arn = self.record.execution_arn  # known from now on
+            execution = self._execution()
         new = [
             d
             for d in records.list_decisions(self._table, self.deployment_id)
@@ -123,6 +125,11 @@ class Follower:
     def decisions(self) -> list[dict[str, Any]]:
         """Every decision of the rollout, newest first."""
         return records.list_decisions(self._table, self.deployment_id)
+
+    def _execution(self) -> Execution | None:
+        if not self.execution_arn:
+            return None
+        return self._stepfunctions.describe_execution(self.execution_arn)
 
     def _holds_lock(self) -> bool:
         lock = records.current_lock(self._table, self.deployed.endpoint_name)
