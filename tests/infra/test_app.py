@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ACCOUNTS = {
-    env: {"account": "111111111111", "region": "us-east-1"} for env in ("dev", "staging", "prod")
-}
+PROD = {"account": "111111111111", "region": "us-east-1"}
+ACCOUNTS = {env: PROD for env in ("dev", "staging", "prod")}
 
 
 def run_app(context: dict, tmp_path: Path) -> subprocess.CompletedProcess:
@@ -44,14 +43,57 @@ def run_app(context: dict, tmp_path: Path) -> subprocess.CompletedProcess:
             {"guardrails:environments": "{not json"},
             "Configuration error: guardrails:environments: not valid JSON",
         ),
+        (
+            {"guardrails:environments": {**ACCOUNTS, "prod": {**PROD, "production": "yes"}}},
+            "Configuration error: environments.prod.production: must be true or false (got 'yes')",
+        ),
+        (
+            {
+                "guardrails:environments": json.dumps(
+                    {**ACCOUNTS, "staging": {"judge": {"interval_seconds": 90.5}}}
+                )
+            },
+            "Configuration error: environments.staging.judge.interval_seconds: must be a whole "
+            "number (got 90.5)",
+        ),
+        (
+            {"guardrails:environments": {**ACCOUNTS, "dev": {"endpoint": {"instance_count": 2.5}}}},
+            "Configuration error: environments.dev.endpoint.instance_count: must be a whole "
+            "number (got 2.5)",
+        ),
+        (
+            {
+                "guardrails:environments": {
+                    **ACCOUNTS,
+                    "prod": {**PROD, "endpoint_name": "guardrails-dev"},
+                }
+            },
+            "Configuration error: environments.prod.endpoint_name: must differ from dev's "
+            "endpoint name",
+        ),
+        (
+            {"guardrails:environments": {**ACCOUNTS, "dev": {"endpoint_name": "guardrails"}}},
+            "Configuration error: environments.dev.endpoint_name: must not be a prefix of "
+            "staging's endpoint name 'guardrails-staging'",
+        ),
+        (
+            {"guardrails:environments": {**ACCOUNTS, "dev": {"smoke_test_payload": "1," * 4096}}},
+            "Configuration error: environments.dev.smoke_test_payload: must be 1-1024 bytes",
+        ),
+        (
+            {"guardrails:environments": {**ACCOUNTS, "prod": {**PROD, "colour\nblue": 1}}},
+            "Configuration error: environments.prod.'colour\\nblue': unknown setting",
+        ),
     ],
 )
 def test_bad_context_stops_synth_with_one_line(context, expected, tmp_path):
     result = run_app(context, tmp_path)
     assert result.returncode == 1
-    lines = [line for line in result.stderr.splitlines() if line.startswith("Configuration error")]
-    assert len(lines) == 1 and lines[0].startswith(expected)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith(expected), result.stderr
+    assert sum(line.startswith("Configuration error") for line in lines) == 1
     assert "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("*.template.json"))
 
 
 def test_env_context_synthesizes_only_that_environment(tmp_path):
