@@ -76,6 +76,7 @@ def build_environment(app: cdk.App, config: AppConfig, env: EnvironmentConfig) -
         "Endpoint",
         "SageMaker endpoint with deployment guardrails",
         stateful=stateful,
+        termination_protection=env.production,
     )
     monitoring = stack(
         MonitoringStack,

@@ -46,7 +46,13 @@ class PipelineStack(cdk.Stack):
         # Declared up front so grants on the stateful stacks' key stay on this side.
         self.add_stack_dependency(host_stateful)
         group_name = host_stateful.model_package_group.group_name
-        logs = EncryptedLogs(self, "Logs", description="Guardrails model pipeline logs")
+        # The approvals of what reaches production are in these logs: kept when prod is a target.
+        logs = EncryptedLogs(
+            self,
+            "Logs",
+            description="Guardrails model pipeline logs",
+            retain=any(deploy_env.config.production for deploy_env in deploy_environments),
+        )
         code = runtime_code()
 
         build_role = ModelBuildRole(

@@ -9,6 +9,21 @@ import aws_cdk.aws_s3 as s3
 from constructs import Construct
 
 
+def alarms_of_this_account(scope: Construct) -> dict[str, dict[str, str]]:
+    """Conditions holding CloudWatch to acting for this account's alarms (confused deputy)."""
+    stack = cdk.Stack.of(scope)
+    alarms = stack.format_arn(
+        service="cloudwatch",
+        resource="alarm",
+        resource_name="*",
+        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+    )
+    return {
+        "StringEquals": {"aws:SourceAccount": stack.account},
+        "ArnLike": {"aws:SourceArn": alarms},
+    }
+
+
 class EncryptedStorage(Construct):
     """A customer-managed KMS key and the versioned, SSL-only, KMS-encrypted artifact bucket."""
 
@@ -23,16 +38,16 @@ class EncryptedStorage(Construct):
             enable_key_rotation=True,
             removal_policy=removal,
         )
-        # CloudWatch alarms and EventBridge publish to the encrypted on-call topic.
-        for service in ("cloudwatch.amazonaws.com", "events.amazonaws.com"):
-            self.key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                    principals=[iam.ServicePrincipal(service)],
-                    resources=["*"],
-                    conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
-                )
+        # CloudWatch alarms publish to the encrypted on-call topic, on behalf of this account's
+        # alarms only. EventBridge rules publish with a role of their own (IAM, not this policy).
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                resources=["*"],
+                conditions=alarms_of_this_account(self),
             )
+        )
 
         # S3 server access logs cannot be delivered to a KMS-encrypted bucket: SSE-S3 here.
         self.access_log_bucket = s3.Bucket(

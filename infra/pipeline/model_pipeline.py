@@ -26,7 +26,7 @@ from constructs import Construct
 from guardrails.release.rules import APPROVAL_ACTION, APPROVAL_STAGE, MARK_APPROVED_ACTION
 from infra.config import EnvironmentConfig, PipelineSettings
 from infra.dependencies import depend_only_on_policy
-from infra.nag import acknowledge_granted_wildcards
+from infra.nag import acknowledge_granted_wildcards, acknowledge_wildcards
 from infra.pipeline.approval import ApprovalStep
 
 TRAIN_NAMESPACE = "Train"  # variables pipelines/run.py exports
@@ -160,6 +160,7 @@ class ModelPipeline(Construct):
             event_pattern=events.EventPattern(detail={"state": ["FAILED"]}),
             target=targets.SnsTopic(
                 on_call,
+                authorize_using_role=True,  # a role's IAM grant: no topic or key policy statement
                 message=events.RuleTargetInput.from_text(
                     f"Model pipeline {events.EventField.from_path('$.detail.pipeline')} execution "
                     f"{events.EventField.from_path('$.detail.execution-id')} FAILED at "
@@ -167,6 +168,12 @@ class ModelPipeline(Construct):
                     "the execution in the CodePipeline console for the failed action's details."
                 ),
             ),
+        )
+        acknowledge_wildcards(
+            self.failure_rule,
+            "EventBridge publishes to the KMS-encrypted on-call topic with a role of its own, "
+            "which needs data keys of the topic's key (CDK's grant names the action group).",
+            actions=["kms:GenerateDataKey*"],
         )
 
     def _acknowledge_generated_grants(

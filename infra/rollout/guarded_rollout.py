@@ -50,7 +50,10 @@ class GuardedRollout(Construct):
         # lives in the stateful stack, and editing its policy from here would tie the stacks
         # in a cycle.
         self.logs = EncryptedLogs(
-            self, "Logs", description=f"Guardrails rollout logs of {endpoint.endpoint_name}"
+            self,
+            "Logs",
+            description=f"Guardrails rollout logs of {endpoint.endpoint_name}",
+            retain=config.production,
         )
         environment = {
             **rollout_settings.settings_environment(

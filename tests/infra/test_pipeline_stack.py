@@ -294,6 +294,8 @@ def test_pipeline_failures_reach_on_call(template):
                 Match.object_like(
                     {
                         "Arn": import_of("Guardrails-dev-Stateful", "OnCallTopic"),
+                        # Published with a role's grant, no topic policy statement for EventBridge.
+                        "RoleArn": {"Fn::GetAtt": [Match.string_like_regexp("EventsRole"), "Arn"]},
                         "InputTransformer": Match.object_like(
                             {"InputTemplate": Match.string_like_regexp("FAILED")}
                         ),

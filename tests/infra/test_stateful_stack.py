@@ -203,3 +203,37 @@ def test_model_role_reads_artifacts_and_writes_only_its_capture_prefix(prod):
             }
         },
     )
+
+
+def test_only_this_accounts_alarms_may_use_the_topic_and_its_key(prod):
+    """CloudWatch acts for this account's alarms only; EventBridge publishes with roles.
+
+    No other statement admits a service: a second, unconditioned one would void the conditions.
+    """
+    alarms_of_the_account = {
+        "StringEquals": {"aws:SourceAccount": "111111111111"},
+        "ArnLike": {
+            "aws:SourceArn": {
+                "Fn::Join": [
+                    "",
+                    [
+                        "arn:",
+                        {"Ref": "AWS::Partition"},
+                        ":cloudwatch:us-east-1:111111111111:alarm:*",
+                    ],
+                ]
+            }
+        },
+    }
+    topic_policies = prod.find_resources("AWS::SNS::TopicPolicy").values()
+    keys = prod.find_resources("AWS::KMS::Key").values()
+    documents = [p["Properties"]["PolicyDocument"] for p in topic_policies]
+    documents += [k["Properties"]["KeyPolicy"] for k in keys]
+    admitted = []
+    for document in documents:
+        for statement in document["Statement"]:
+            principal = statement.get("Principal")
+            if statement["Effect"] == "Allow" and "Service" in principal:
+                admitted.append(principal["Service"])
+                assert statement["Condition"] == alarms_of_the_account, statement
+    assert admitted == ["cloudwatch.amazonaws.com", "cloudwatch.amazonaws.com"]
