@@ -180,6 +180,7 @@ class PipelineSettings:
     processing_instance_type: str = "ml.m5.large"  # preprocessing and evaluation jobs
     training_instance_type: str = "ml.m5.large"  # the XGBoost training job
     approver_emails: tuple[str, ...] = ()  # subscribers of the approval-request topic
+    release_retention_days: int = 365  # Object Lock retention of released artifacts, days
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -197,6 +198,7 @@ class PipelineSettings:
         for name in ("processing_instance_type", "training_instance_type"):
             check_pattern(name, getattr(self, name), _INSTANCE_TYPE, "ml.m5.large")
         _check_emails("approver_emails", self.approver_emails)
+        check_range("release_retention_days", self.release_retention_days, 1, 3650, " days")
 
     @property
     def environments(self) -> tuple[str, ...]:

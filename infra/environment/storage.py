@@ -77,3 +77,41 @@ class EncryptedStorage(Construct):
                 s3.LifecycleRule(noncurrent_version_expiration=cdk.Duration.days(90)),
             ],
         )
+
+
+class PipelineArtifactStore(Construct):
+    """CodePipeline's artifact store, apart from the buckets models are read from.
+
+    CodePipeline and its actions' roles may read and write anywhere in their store; giving them
+    a bucket of their own keeps every pipeline and build role away from where models live.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        key: kms.IKey,
+        access_log_bucket: s3.IBucket,
+        retain: bool,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            server_access_logs_bucket=access_log_bucket,
+            server_access_logs_prefix="pipeline-artifacts/",
+            removal_policy=cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=cdk.Duration.days(90),
+                    noncurrent_version_expiration=cdk.Duration.days(30),
+                ),
+            ],
+        )

@@ -1,6 +1,7 @@
 """The model pipeline: Source, Test, Train, Approve, then one guarded Deploy stage per environment.
 
-CodePipeline V2 with the environment's artifact bucket (KMS) as its artifact store. The Train
+CodePipeline V2 with an artifact store of its own (KMS, in the host's stateful stack), apart from
+the buckets models are read from. The Train
 stage exports the registered package and its numbers as variables; the approval e-mail shows
 them, the MarkApproved function approves exactly that package, and each Deploy stage starts the
 environment's guarded rollout with that package and the approver, and waits for its end.
@@ -35,7 +36,7 @@ APPROVAL_NAMESPACE = "Approval"  # variables the MarkApproved function outputs
 
 @dataclass(frozen=True)
 class DeployEnvironment:
-    """An environment the pipeline deploys to: its config, rollout and model role.
+    """An environment the pipeline deploys to: its config and its guarded rollout.
 
     The CDK side's handle on it; the package-state Lambda gets the JSON view it needs
     (guardrails.release.settings.ReleaseTarget).
@@ -43,7 +44,6 @@ class DeployEnvironment:
 
     config: EnvironmentConfig
     state_machine: sfn.IStateMachine  # the environment's guarded rollout (and smoke test)
-    model_role: iam.IRole  # what its endpoint's models run as: must read the trained model
 
 
 @dataclass(frozen=True)
