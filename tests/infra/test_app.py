@@ -57,11 +57,6 @@ def run_app(context: dict, tmp_path: Path) -> subprocess.CompletedProcess:
             "number (got 90.5)",
         ),
         (
-            {"guardrails:environments": {**ACCOUNTS, "dev": {"endpoint": {"instance_count": 2.5}}}},
-            "Configuration error: environments.dev.endpoint.instance_count: must be a whole "
-            "number (got 2.5)",
-        ),
-        (
             {
                 "guardrails:environments": {
                     **ACCOUNTS,
@@ -72,17 +67,14 @@ def run_app(context: dict, tmp_path: Path) -> subprocess.CompletedProcess:
             "endpoint name",
         ),
         (
-            {"guardrails:environments": {**ACCOUNTS, "dev": {"endpoint_name": "guardrails"}}},
-            "Configuration error: environments.dev.endpoint_name: must not be a prefix of "
-            "staging's endpoint name 'guardrails-staging'",
-        ),
-        (
-            {"guardrails:environments": {**ACCOUNTS, "dev": {"smoke_test_payload": "1," * 4096}}},
-            "Configuration error: environments.dev.smoke_test_payload: must be 1-1024 bytes",
-        ),
-        (
-            {"guardrails:environments": {**ACCOUNTS, "prod": {**PROD, "colour\nblue": 1}}},
-            "Configuration error: environments.prod.'colour\\nblue': unknown setting",
+            {
+                "guardrails:environments": {
+                    **ACCOUNTS,
+                    "prod": {"account": "111111111111", "region": "xx-nowhere-1"},
+                }
+            },
+            "Configuration error: environments.prod.region: SageMaker's built-in XGBoost images "
+            "are not published there",
         ),
     ],
 )
@@ -106,3 +98,26 @@ def test_env_context_synthesizes_only_that_environment(tmp_path):
         "Guardrails-dev-Rollout.template.json",
         "Guardrails-dev-Stateful.template.json",
     ]
+
+
+def test_any_selection_builds_the_pipeline_hosts_stateful_stack():
+    """It holds the released artifacts every environment's endpoints load models from."""
+    import aws_cdk as cdk
+
+    from infra.config import default_config
+    from stacks.guardrails_app import build_app
+
+    config = default_config(ACCOUNTS)
+    app = cdk.App()
+    stacks = build_app(app, config, config.select(["prod"]))
+    assert sorted(
+        stack.stack_name for stack in app.node.children if isinstance(stack, cdk.Stack)
+    ) == [
+        "Guardrails-dev-Stateful",
+        "Guardrails-prod-Endpoint",
+        "Guardrails-prod-Monitoring",
+        "Guardrails-prod-Rollout",
+        "Guardrails-prod-Stateful",
+    ]
+    assert list(stacks) == ["prod"]
+    assert stacks["prod"].stateful.released is not None

@@ -84,7 +84,7 @@ def contexts(draw: st.DrawFn) -> dict[str, Any]:
     return context
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(contexts())
 def test_any_context_loads_or_fails_with_one_config_error_line(context):
     try:
@@ -99,7 +99,7 @@ def test_any_context_loads_or_fails_with_one_config_error_line(context):
         assert isinstance(config, AppConfig)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     env=st.sampled_from(ENVIRONMENTS),
     section=st.sampled_from(sorted(NESTED)),
