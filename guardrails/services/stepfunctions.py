@@ -1,4 +1,4 @@
-"""The Step Functions seam: starting the rollout and release state machines."""
+"""The Step Functions seam: starting the rollout state machines."""
 
 from __future__ import annotations
 
