@@ -19,6 +19,7 @@ import aws_cdk.aws_s3 as s3
 from constructs import Construct
 
 from guardrails.release.record import MODELS_PREFIX, TEST_DATA_PREFIX
+from infra.environment.storage import encrypted_bucket
 
 # Every object-level action that writes, replaces, deletes or unlocks a version.
 OBJECT_WRITE_ACTIONS = (
@@ -62,20 +63,15 @@ class ReleasedArtifacts(Construct):
             description="Guardrails approval step (MarkApproved): the only writer of released "
             "artifacts and the only principal that sets model packages Approved",
         )
-        self.bucket = s3.Bucket(
+        self.bucket = encrypted_bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=self.key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
+            key=self.key,
+            access_log_bucket=access_log_bucket,
+            log_prefix="released-artifacts/",
+            removal=keep,
             object_lock_enabled=True,
             object_lock_default_retention=s3.ObjectLockRetention.governance(retention),
-            server_access_logs_bucket=access_log_bucket,
-            server_access_logs_prefix="released-artifacts/",
-            removal_policy=keep,
         )
         self.bucket.add_to_resource_policy(
             iam.PolicyStatement(

@@ -1,6 +1,8 @@
-"""Encryption key and the artifact bucket (with its access-log bucket)."""
+"""Encryption key, the artifact bucket (with its access-log bucket) and the pipeline's store."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import aws_cdk as cdk
 import aws_cdk.aws_iam as iam
@@ -22,6 +24,33 @@ def alarms_of_this_account(scope: Construct) -> dict[str, dict[str, str]]:
         "StringEquals": {"aws:SourceAccount": stack.account},
         "ArnLike": {"aws:SourceArn": alarms},
     }
+
+
+def encrypted_bucket(
+    scope: Construct,
+    id_: str,
+    *,
+    key: kms.IKey,
+    access_log_bucket: s3.IBucket,
+    log_prefix: str,
+    removal: cdk.RemovalPolicy,
+    **props: Any,
+) -> s3.Bucket:
+    """A versioned, SSL-only, private bucket, KMS-encrypted with `key`, access-logged."""
+    return s3.Bucket(
+        scope,
+        id_,
+        encryption=s3.BucketEncryption.KMS,
+        encryption_key=key,
+        bucket_key_enabled=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        versioned=True,
+        server_access_logs_bucket=access_log_bucket,
+        server_access_logs_prefix=log_prefix,
+        removal_policy=removal,
+        **props,
+    )
 
 
 class EncryptedStorage(Construct):
@@ -61,18 +90,13 @@ class EncryptedStorage(Construct):
             auto_delete_objects=False,
             lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365))],
         )
-        self.bucket = s3.Bucket(
+        self.bucket = encrypted_bucket(
             self,
             "ArtifactBucket",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=self.key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            server_access_logs_bucket=self.access_log_bucket,
-            server_access_logs_prefix="artifact-bucket/",
-            removal_policy=removal,
+            key=self.key,
+            access_log_bucket=self.access_log_bucket,
+            log_prefix="artifact-bucket/",
+            removal=removal,
             lifecycle_rules=[
                 s3.LifecycleRule(noncurrent_version_expiration=cdk.Duration.days(90)),
             ],
@@ -96,18 +120,13 @@ class PipelineArtifactStore(Construct):
         retain: bool,
     ) -> None:
         super().__init__(scope, id_)
-        self.bucket = s3.Bucket(
+        self.bucket = encrypted_bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            server_access_logs_bucket=access_log_bucket,
-            server_access_logs_prefix="pipeline-artifacts/",
-            removal_policy=cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY,
+            key=key,
+            access_log_bucket=access_log_bucket,
+            log_prefix="pipeline-artifacts/",
+            removal=cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     expiration=cdk.Duration.days(90),
