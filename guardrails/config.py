@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from guardrails.rollout.endpoint_configs import NAME_PREFIX_LENGTH, name_prefix
 from guardrails.rollout.settings import INSTANCE_TYPE as _INSTANCE_TYPE
 from guardrails.rollout.settings import (
     NATIVE_STRATEGIES,
@@ -61,6 +62,9 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")
+# Lambda caps a function's environment at 4 KB; the rollout functions carry the payload beside
+# their names, ARNs and settings (about 1.7 KB at most), so the payload gets 1 KB of it.
+SMOKE_TEST_PAYLOAD_MAX_BYTES = 1024
 _CONNECTION_ARN = re.compile(
     r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
 )
@@ -70,6 +74,54 @@ def _check_emails(field_name: str, emails: tuple[str, ...]) -> None:
     for email in emails:
         if not _EMAIL.match(email):
             fail(field_name, f"not an e-mail address: {email!r}")
+
+
+def _check_smoke_test_payload(payload: str) -> None:
+    if not payload.strip():
+        fail("smoke_test_payload", f"must be a request body, not blank {got(payload)}")
+    size = len(payload.encode("utf-8"))
+    if size > SMOKE_TEST_PAYLOAD_MAX_BYTES:
+        fail(
+            "smoke_test_payload",
+            f"must be 1-{SMOKE_TEST_PAYLOAD_MAX_BYTES} bytes: the rollout functions carry it in "
+            f"their environment, which Lambda caps at 4 KB (got {size} bytes)",
+        )
+
+
+def _check_endpoint_names(environments: tuple[EnvironmentConfig, ...]) -> None:
+    """No two environments may reach each other's endpoint, models or endpoint configs.
+
+    A rollout may update its endpoint (by name) and create models and configs named
+    `<first 44 characters of the endpoint name>-*` (IAM scopes on that prefix): a name that
+    equals another, starts another, or shares its first 44 characters lets one environment's
+    rollout act in the other's name space. SageMaker names are case-insensitive.
+    """
+    for index, env in enumerate(environments):
+        mine = env.endpoint_name.lower()
+        for other in environments[index + 1 :]:
+            theirs = other.endpoint_name.lower()
+            field_name = f"environments.{other.name}.endpoint_name"
+            if mine == theirs:
+                fail(
+                    field_name,
+                    f"must differ from {env.name}'s endpoint name: two rollouts and two locks "
+                    f"would guard one endpoint {got(other.endpoint_name)}",
+                )
+            shorter, longer = sorted((env, other), key=lambda e: len(e.endpoint_name))
+            if longer.endpoint_name.lower().startswith(shorter.endpoint_name.lower()):
+                fail(
+                    f"environments.{shorter.name}.endpoint_name",
+                    f"must not be a prefix of {longer.name}'s endpoint name "
+                    f"{longer.endpoint_name!r}: {shorter.name}'s rollout could create models and "
+                    f"configs in {longer.name}'s name space {got(shorter.endpoint_name)}",
+                )
+            if name_prefix(mine) == name_prefix(theirs):
+                fail(
+                    field_name,
+                    f"must differ from {env.name}'s endpoint name in its first "
+                    f"{NAME_PREFIX_LENGTH} characters, which name the models and configs a "
+                    f"rollout may create {got(other.endpoint_name)}",
+                )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,7 +137,7 @@ class EnvironmentConfig:
     deployment: DeploymentSettings = field(default_factory=DeploymentSettings)
     judge: JudgeSettings = field(default_factory=JudgeSettings)
     notification_emails: tuple[str, ...] = ()  # on-call subscribers of the SNS topic
-    smoke_test_payload: str = "0.5,1.2,-0.3,0.8,0.1,-1.1,0.4,0.9"  # text/csv features
+    smoke_test_payload: str = "0.5,1.2,-0.3,0.8,0.1,-1.1,0.4,0.9"  # text/csv, 1-1024 bytes
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -105,6 +157,7 @@ class EnvironmentConfig:
             "endpoint_name", self.endpoint_name, RESOURCE_NAME, "1-63 letters, digits or hyphens"
         )
         _check_emails("notification_emails", self.notification_emails)
+        _check_smoke_test_payload(self.smoke_test_payload)
         if self.deployment.strategy == "rolling" and self.endpoint.instance_count < 2:
             fail("endpoint.instance_count", "rolling updates need at least 2 instances")
 
@@ -129,6 +182,7 @@ class PipelineSettings:
     processing_instance_type: str = "ml.m5.large"  # preprocessing and evaluation jobs
     training_instance_type: str = "ml.m5.large"  # the XGBoost training job
     approver_emails: tuple[str, ...] = ()  # subscribers of the approval-request topic
+    release_retention_days: int = 365  # Object Lock retention of released artifacts, days
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -146,6 +200,7 @@ class PipelineSettings:
         for name in ("processing_instance_type", "training_instance_type"):
             check_pattern(name, getattr(self, name), _INSTANCE_TYPE, "ml.m5.large")
         _check_emails("approver_emails", self.approver_emails)
+        check_range("release_retention_days", self.release_retention_days, 1, 3650, " days")
 
     @property
     def environments(self) -> tuple[str, ...]:
@@ -177,6 +232,7 @@ class AppConfig:
         names = tuple(env.name for env in self.environments)
         if len(set(names)) != len(names):
             fail("environments", f"names must be unique {got(list(names))}")
+        _check_endpoint_names(self.environments)
         for key, name in [
             ("host_environment", self.pipeline.host_environment),
             *[("deploy_environments", env) for env in self.pipeline.deploy_environments],

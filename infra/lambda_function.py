@@ -42,11 +42,13 @@ class GuardrailsFunction:
         timeout: cdk.Duration = DEFAULT_TIMEOUT,
         memory_size: int = DEFAULT_MEMORY_MB,
         role_description: str | None = None,
+        role: iam.IRole | None = None,
     ) -> None:
         module, _, function = handler.rpartition(".")
         if not module or not function:
             raise ValueError(f"handler must be a dotted module.function path (got {handler!r})")
-        self.role = iam.Role(
+        # A role made elsewhere (the approval step's, which a bucket policy names) or its own.
+        self.role: iam.IRole = role or iam.Role(
             scope,
             f"{id_prefix}Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),

@@ -12,7 +12,7 @@ from infra.config import AppConfig, EnvironmentConfig
 from stacks.endpoint_stack import EndpointStack
 from stacks.monitoring_stack import MonitoringStack
 from stacks.rollout_stack import RolloutStack
-from stacks.stateful_stack import StatefulStack
+from stacks.stateful_stack import PipelineHosting, StatefulStack
 
 SOURCE_REPOSITORY_NAME = "guardrails-models"
 StackT = TypeVar("StackT", bound=cdk.Stack)
@@ -49,36 +49,73 @@ def tag(stack: cdk.Stack, environment_name: str) -> None:
         stack.tags.set_tag(key, value)
 
 
-def build_environment(app: cdk.App, config: AppConfig, env: EnvironmentConfig) -> EnvironmentStacks:
+def _stack(
+    app: cdk.App,
+    env: EnvironmentConfig,
+    cls: Callable[..., StackT],
+    part: str,
+    description: str,
+    **props: Any,
+) -> StackT:
+    """One stack of `env`: named, placed, described and tagged like the others."""
+    built = cls(
+        app,
+        stack_name(env, part),
+        config=env,
+        env=aws_environment(env),
+        description=f"Guardrails {env.name}: {description}",
+        **props,
+    )
+    tag(built, env.name)
+    return built
+
+
+def build_pipeline_host(app: cdk.App, config: AppConfig) -> StatefulStack:
+    """The stateful stack of the pipeline's host environment.
+
+    It holds the released artifacts every environment's endpoints load models from, so it is
+    built whichever environments are selected.
+    """
+    settings = config.pipeline
+    host = config.environment(settings.host_environment)
+    return _stack(
+        app,
+        host,
+        StatefulStack,
+        "Stateful",
+        "key, buckets, model registry, released artifacts, on-call topic, deployment records",
+        hosting=PipelineHosting(
+            release_retention_days=settings.release_retention_days,
+            source_repository_name=(
+                SOURCE_REPOSITORY_NAME if settings.source == "codecommit" else None
+            ),
+        ),
+    )
+
+
+def build_environment(
+    app: cdk.App, env: EnvironmentConfig, pipeline_host: StatefulStack
+) -> EnvironmentStacks:
     """Stateful, endpoint, monitoring and rollout stacks of one environment."""
 
     def stack(cls: Callable[..., StackT], part: str, description: str, **props: Any) -> StackT:
-        """One stack of `env`: named, placed, described and tagged like the others."""
-        built = cls(
-            app,
-            stack_name(env, part),
-            config=env,
-            env=aws_environment(env),
-            description=f"Guardrails {env.name}: {description}",
-            **props,
-        )
-        tag(built, env.name)
-        return built
+        return _stack(app, env, cls, part, description, **props)
 
-    hosts_source = (
-        config.pipeline.host_environment == env.name and config.pipeline.source == "codecommit"
-    )
-    stateful = stack(
-        StatefulStack,
-        "Stateful",
-        "key, artifact bucket, model registry, on-call topic, deployment records",
-        source_repository_name=SOURCE_REPOSITORY_NAME if hosts_source else None,
-    )
+    if pipeline_host.stack_name == stack_name(env, "Stateful"):
+        stateful = pipeline_host
+    else:
+        stateful = stack(
+            StatefulStack,
+            "Stateful",
+            "key, artifact bucket, model registry, on-call topic, deployment records",
+            pipeline_host=pipeline_host,
+        )
     endpoint = stack(
         EndpointStack,
         "Endpoint",
         "SageMaker endpoint with deployment guardrails",
         stateful=stateful,
+        termination_protection=env.production,
     )
     monitoring = stack(
         MonitoringStack,
@@ -101,5 +138,6 @@ def build_environment(app: cdk.App, config: AppConfig, env: EnvironmentConfig) -
 def build_app(
     app: cdk.App, config: AppConfig, selected: tuple[EnvironmentConfig, ...]
 ) -> dict[str, EnvironmentStacks]:
-    """All stacks of the selected environments."""
-    return {env.name: build_environment(app, config, env) for env in selected}
+    """All stacks of the selected environments, and the pipeline host's stateful stack."""
+    pipeline_host = build_pipeline_host(app, config)
+    return {env.name: build_environment(app, env, pipeline_host) for env in selected}

@@ -8,6 +8,7 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.environment.dashboard import EndpointDashboard
 from infra.environment.deployment_events import DeploymentStateNotifications
+from infra.nag import acknowledge_wildcards
 from stacks.stateful_stack import StatefulStack
 
 
@@ -30,6 +31,12 @@ class MonitoringStack(cdk.Stack):
             endpoint_name=config.endpoint_name,
             variant_name=config.endpoint.variant_name,
         )
-        DeploymentStateNotifications(
+        notifications = DeploymentStateNotifications(
             self, "DeploymentEvents", endpoint_name=config.endpoint_name, topic=stateful.topic
+        )
+        acknowledge_wildcards(
+            notifications,
+            "EventBridge publishes to the KMS-encrypted on-call topic with a role of its own, "
+            "which needs data keys of the topic's key (CDK's grant names the action group).",
+            actions=["kms:GenerateDataKey*"],
         )

@@ -14,8 +14,7 @@ from infra.pipeline.approval import ApprovalStep
 from infra.pipeline.builds import PipelineBuilds
 from infra.pipeline.model_pipeline import DeployEnvironment, ModelPipeline, PipelineSource
 from infra.pipeline.package_events import PackageStateEvents
-from infra.pipeline.release import ReleaseStateMachine
-from infra.pipeline.training_roles import DeployedModelAccess, ModelBuildRole
+from infra.pipeline.training_roles import ModelBuildRole
 from stacks.guardrails_app import EnvironmentStacks, aws_environment, tag
 from stacks.stateful_stack import StatefulStack
 
@@ -45,8 +44,16 @@ class PipelineStack(cdk.Stack):
         super().__init__(scope, id_, **kwargs)
         # Declared up front so grants on the stateful stacks' key stay on this side.
         self.add_stack_dependency(host_stateful)
+        if host_stateful.pipeline_artifacts is None:
+            raise ValueError(f"{host_stateful.stack_name} does not host the pipeline")
         group_name = host_stateful.model_package_group.group_name
-        logs = EncryptedLogs(self, "Logs", description="Guardrails model pipeline logs")
+        # The approvals of what reaches production are in these logs: kept when prod is a target.
+        logs = EncryptedLogs(
+            self,
+            "Logs",
+            description="Guardrails model pipeline logs",
+            retain=any(deploy_env.config.production for deploy_env in deploy_environments),
+        )
         code = runtime_code()
 
         build_role = ModelBuildRole(
@@ -73,6 +80,8 @@ class PipelineStack(cdk.Stack):
             model_package_group_name=group_name,
             approver_emails=settings.approver_emails,
             key=host_stateful.key,
+            artifact_bucket=host_stateful.bucket,
+            released=host_stateful.released,
             code=code,
             logs=logs,
         )
@@ -88,31 +97,15 @@ class PipelineStack(cdk.Stack):
             train_project=builds.train_project,
             approval=approval,
             deploy_environments=deploy_environments,
-            artifact_bucket=host_stateful.bucket,
+            artifact_bucket=host_stateful.pipeline_artifacts,
             on_call=host_stateful.topic,
-        )
-        if deploy_environments:
-            DeployedModelAccess(
-                self,
-                "DeployedModelAccess",
-                bucket=host_stateful.bucket,
-                key=host_stateful.key,
-                model_roles=[deploy_env.model_role for deploy_env in deploy_environments],
-            )
-        release = ReleaseStateMachine(
-            self,
-            "Release",
-            deploy_environments=deploy_environments,
-            on_call=host_stateful.topic,
-            on_call_key=host_stateful.key,
-            logs=logs,
         )
         PackageStateEvents(
             self,
             "PackageEvents",
             model_package_group_name=group_name,
             deploy_environments=deploy_environments,
-            release=release.state_machine,
+            released_bucket=host_stateful.released.bucket,
             table=host_stateful.table,
             on_call=host_stateful.topic,
             key=host_stateful.key,
@@ -123,7 +116,6 @@ class PipelineStack(cdk.Stack):
         cdk.CfnOutput(self, "PipelineName", value=self.model_pipeline.pipeline.pipeline_name)
         cdk.CfnOutput(self, "SageMakerPipelineName", value=sagemaker_pipeline_name(host))
         cdk.CfnOutput(self, "ApproversTopicArn", value=approval.topic.topic_arn)
-        cdk.CfnOutput(self, "ReleaseStateMachineArn", value=release.state_machine.state_machine_arn)
 
 
 def build_pipeline(
@@ -157,7 +149,6 @@ def build_pipeline(
         DeployEnvironment(
             config=config.environment(name),
             state_machine=stacks[name].rollout.state_machine,
-            model_role=stacks[name].stateful.model_role,
         )
         for name in settings.deploy_environments
     ]

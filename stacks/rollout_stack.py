@@ -35,6 +35,8 @@ class RolloutStack(cdk.Stack):
             topic=stateful.topic,
             key=stateful.key,
             model_role=stateful.model_role,
+            released=stateful.released,
+            model_package_group_name=stateful.pipeline_group_name,
         )
         self.state_machine = rollout.state_machine
 

@@ -2,12 +2,14 @@
 
 - `approval`: the pipeline's MarkApproved action, right after the manual approval. Refuses
   (fails the job, which stops the pipeline before any deploy stage) when the approver cannot be
-  found, the package is from another group or already rejected; otherwise records who approved
-  and when on the package.
+  found, the package is from another group or already rejected, or its artifacts changed since
+  it was registered; otherwise releases its model and test data and sets it Approved with the
+  release record (who approved, when, the released URIs and their SHA-256).
 - `package_state`: EventBridge "SageMaker Model Package State Change" for the pipeline's group.
-  A console approval starts the release state machine; a rejection of a package that is serving
-  rolls those endpoints back. Each change is handled once however often EventBridge delivers it
-  (Powertools idempotency, recorded in the deployment table).
+  An approval made outside the approval step is refused and on-call told how to release
+  properly; a rejection of a package that is serving rolls those endpoints back. Each change is
+  handled once however often EventBridge delivers it (Powertools idempotency, recorded in the
+  deployment table).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from guardrails.release.settings import (
 )
 from guardrails.services import clients
 from guardrails.services.codepipeline import CodePipelineSeam
+from guardrails.services.s3 import S3Seam
 from guardrails.services.sagemaker import SageMakerSeam
 from guardrails.services.sns import Notifier
 from guardrails.services.stepfunctions import StepFunctionsSeam
@@ -57,9 +60,10 @@ def approval(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         result = steps.approve(
             events.parse_job(event),
-            group_name=load_approval_settings(os.environ).group_name,
+            settings=load_approval_settings(os.environ),
             codepipeline=codepipeline,
             sagemaker=SageMakerSeam(clients.client("sagemaker")),
+            s3=S3Seam(clients.client("s3")),
         )
     except (rules.ApprovalRefused, events.EventError, ConfigError) as refusal:
         logger.warning("approval refused", extra={"reason": str(refusal)})

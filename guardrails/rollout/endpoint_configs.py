@@ -17,6 +17,8 @@ NAME_PREFIX_LENGTH = 44  # + "-" + 10 hex + "-x" stays within SageMaker's 63 cha
 CANDIDATE_VARIANT = "Candidate"
 SHADOW_VARIANT = "Shadow"
 DEPLOYMENT_TAG = "guardrails:deployment-id"
+# Models are built from released artifacts, not from the package: this tag names the package.
+MODEL_PACKAGE_TAG = "guardrails:model-package-arn"
 # ProductionVariant fields that DescribeEndpointConfig returns and CreateEndpointConfig takes.
 _VARIANT_FIELDS = (
     "VariantName",
@@ -77,17 +79,21 @@ def model_request(
     *,
     name: str,
     model_package_arn: str,
+    container: Mapping[str, Any],
     role_arn: str,
     live_model: Mapping[str, Any],
     deployment_id: str,
 ) -> dict[str, Any]:
-    """CreateModel for the new package, with the live model's network settings."""
+    """CreateModel for the new package, with the live model's network settings.
+
+    `container` is the package's released container (guardrails.rollout.artifacts).
+    """
     request: dict[str, Any] = {
         "ModelName": name,
-        "PrimaryContainer": {"ModelPackageName": model_package_arn},
+        "PrimaryContainer": dict(container),
         "ExecutionRoleArn": role_arn,
         "EnableNetworkIsolation": bool(live_model.get("EnableNetworkIsolation", True)),
-        "Tags": _tags(deployment_id),
+        "Tags": [*_tags(deployment_id), {"Key": MODEL_PACKAGE_TAG, "Value": model_package_arn}],
     }
     if live_model.get("VpcConfig"):
         request["VpcConfig"] = live_model["VpcConfig"]

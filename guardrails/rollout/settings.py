@@ -45,6 +45,8 @@ ROLLBACK_ALARM_NAMES = "ROLLBACK_ALARM_NAMES"  # JSON list
 DEPLOYMENT_SETTINGS = "DEPLOYMENT_SETTINGS"  # JSON object: DeploymentSettings
 JUDGE_SETTINGS = "JUDGE_SETTINGS"  # JSON object: JudgeSettings
 SMOKE_TEST_PAYLOAD = "SMOKE_TEST_PAYLOAD"
+MODEL_PACKAGE_GROUP = "MODEL_PACKAGE_GROUP_NAME"  # the pipeline's group: the only one served
+RELEASED_BUCKET = "RELEASED_BUCKET"  # the approval step's released artifacts
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,6 +175,8 @@ class RolloutSettings:
     judge: JudgeSettings = field(default_factory=JudgeSettings)
     smoke_test_payload: str
     smoke_test_content_type: str = "text/csv"
+    model_package_group: str  # packages of another group are refused
+    released_bucket: str  # models are created only from the approval step's released copies
 
 
 def settings_environment(
@@ -226,4 +230,6 @@ def load_settings(environ: Mapping[str, str]) -> RolloutSettings:
             JudgeSettings, env_json(environ, JUDGE_SETTINGS, dict), path=JUDGE_SETTINGS
         ),
         smoke_test_payload=env_text(environ, SMOKE_TEST_PAYLOAD),
+        model_package_group=env_text(environ, MODEL_PACKAGE_GROUP),
+        released_bucket=env_text(environ, RELEASED_BUCKET),
     )

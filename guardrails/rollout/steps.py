@@ -12,6 +12,7 @@ from typing import Any
 from guardrails import records
 from guardrails.judge import evaluate
 from guardrails.notifications import STARTED, STUCK, metric_rows
+from guardrails.rollout import artifacts
 from guardrails.rollout import endpoint_configs as shapes
 from guardrails.rollout.context import RolloutContext, from_iso, to_iso
 from guardrails.rollout.deployment_config import build_deployment_config
@@ -37,12 +38,7 @@ def start(request: StartRequest, ctx: RolloutContext) -> RolloutState:
     """Take the lock and write the record (with the rollback target) before touching anything."""
     s = ctx.settings
     package = ctx.sagemaker.model_package(request.model_package_arn)
-    approval = package.get("ModelApprovalStatus", "unknown")
-    if approval != "Approved":
-        raise RolloutRefused(
-            f"model package {request.model_package_arn} is {approval}: only Approved model "
-            "packages are rolled out"
-        )
+    artifacts.check_release(package, s)  # approved and released by the approval step, intact
     endpoint = ctx.sagemaker.describe_endpoint(s.endpoint_name)
     if not endpoint.in_service:
         raise RolloutRefused(
@@ -141,10 +137,12 @@ def deploy(state: RolloutState, ctx: RolloutContext) -> RolloutState:
         raise RolloutError(f"endpoint config {state.previous_config} does not exist")
     live_variant = shapes.production_variant(live_config, s.variant_name)
     if sagemaker.model(state.model_name) is None:
+        package = sagemaker.model_package(state.model_package_arn)
         sagemaker.create_model(
             shapes.model_request(
                 name=state.model_name,
                 model_package_arn=state.model_package_arn,
+                container=artifacts.released_container(package, s),  # bytes checked again
                 role_arn=s.model_role_arn,
                 live_model=sagemaker.model(live_variant["ModelName"]) or {},
                 deployment_id=state.deployment_id,

@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from guardrails.rollout.endpoint_configs import MODEL_PACKAGE_TAG
 from guardrails.services.errors import is_not_found
 
 IN_SERVICE = "InService"
@@ -98,27 +99,30 @@ class SageMakerSeam:
         response: dict[str, Any] = self._client.describe_model_package(ModelPackageName=arn)
         return response
 
-    def latest_approved_package(self, group_name: str, *, excluding: str = "") -> str | None:
-        """The newest Approved package of the group other than `excluding`, or None."""
+    def approved_packages(self, group_name: str, *, limit: int = 10) -> list[str]:
+        """The ARNs of the group's newest Approved packages, newest first."""
         response = self._client.list_model_packages(
             ModelPackageGroupName=group_name,
             ModelApprovalStatus="Approved",
             SortBy="CreationTime",
             SortOrder="Descending",
-            MaxResults=10,
+            MaxResults=limit,
         )
-        for summary in response.get("ModelPackageSummaryList", []):
-            if summary["ModelPackageArn"] != excluding:
-                arn: str = summary["ModelPackageArn"]
-                return arn
-        return None
+        return [summary["ModelPackageArn"] for summary in response["ModelPackageSummaryList"]]
 
-    def mark_approved(self, model_package_arn: str, description: str) -> None:
-        """Set the package Approved: the only call in the system that does."""
+    def mark_approved(
+        self, model_package_arn: str, description: str, metadata: Mapping[str, str]
+    ) -> None:
+        """Set the package Approved with its release record: the only call in the system that does.
+
+        One call, so a package is never Approved without the record of who approved it and
+        what was released.
+        """
         self._client.update_model_package(
             ModelPackageArn=model_package_arn,
             ModelApprovalStatus="Approved",
             ApprovalDescription=description,
+            CustomerMetadataProperties=dict(metadata),
         )
 
     def served_packages(self, endpoint_name: str) -> set[str]:
@@ -140,6 +144,9 @@ class SageMakerSeam:
             model = self._client.describe_model(ModelName=model_name)
             containers = [model.get("PrimaryContainer") or {}, *model.get("Containers", [])]
             packages.update(c["ModelPackageName"] for c in containers if c.get("ModelPackageName"))
+            # A model the rollout built from a released artifact names its package in a tag.
+            tags = self._client.list_tags(ResourceArn=model["ModelArn"]).get("Tags", [])
+            packages.update(t["Value"] for t in tags if t.get("Key") == MODEL_PACKAGE_TAG)
         return packages
 
     def create_model(self, request: Mapping[str, Any]) -> None:

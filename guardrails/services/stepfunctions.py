@@ -1,4 +1,4 @@
-"""The Step Functions seam: start, follow and stop rollout and release executions."""
+"""The Step Functions seam: start, follow and stop rollout executions."""
 
 from __future__ import annotations
 

@@ -32,6 +32,7 @@ class DeploymentStateNotifications(Construct):
         self.rule.add_target(
             targets.SnsTopic(
                 topic,
+                authorize_using_role=True,  # a role's IAM grant: no topic or key policy statement
                 message=events.RuleTargetInput.from_text(
                     f"SageMaker endpoint {endpoint_name} deployment is now {state} at {when}. "
                     f"Endpoint config: {config}. Reason: {reason}. "

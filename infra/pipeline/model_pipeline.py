@@ -1,6 +1,7 @@
 """The model pipeline: Source, Test, Train, Approve, then one guarded Deploy stage per environment.
 
-CodePipeline V2 with the environment's artifact bucket (KMS) as its artifact store. The Train
+CodePipeline V2 with an artifact store of its own (KMS, in the host's stateful stack), apart from
+the buckets models are read from. The Train
 stage exports the registered package and its numbers as variables; the approval e-mail shows
 them, the MarkApproved function approves exactly that package, and each Deploy stage starts the
 environment's guarded rollout with that package and the approver, and waits for its end.
@@ -26,7 +27,7 @@ from constructs import Construct
 from guardrails.release.rules import APPROVAL_ACTION, APPROVAL_STAGE, MARK_APPROVED_ACTION
 from infra.config import EnvironmentConfig, PipelineSettings
 from infra.dependencies import depend_only_on_policy
-from infra.nag import acknowledge_granted_wildcards
+from infra.nag import acknowledge_granted_wildcards, acknowledge_wildcards
 from infra.pipeline.approval import ApprovalStep
 
 TRAIN_NAMESPACE = "Train"  # variables pipelines/run.py exports
@@ -35,7 +36,7 @@ APPROVAL_NAMESPACE = "Approval"  # variables the MarkApproved function outputs
 
 @dataclass(frozen=True)
 class DeployEnvironment:
-    """An environment the pipeline deploys to: its config, rollout and model role.
+    """An environment the pipeline deploys to: its config and its guarded rollout.
 
     The CDK side's handle on it; the package-state Lambda gets the JSON view it needs
     (guardrails.release.settings.ReleaseTarget).
@@ -43,7 +44,6 @@ class DeployEnvironment:
 
     config: EnvironmentConfig
     state_machine: sfn.IStateMachine  # the environment's guarded rollout (and smoke test)
-    model_role: iam.IRole  # what its endpoint's models run as: must read the trained model
 
 
 @dataclass(frozen=True)
@@ -160,6 +160,7 @@ class ModelPipeline(Construct):
             event_pattern=events.EventPattern(detail={"state": ["FAILED"]}),
             target=targets.SnsTopic(
                 on_call,
+                authorize_using_role=True,  # a role's IAM grant: no topic or key policy statement
                 message=events.RuleTargetInput.from_text(
                     f"Model pipeline {events.EventField.from_path('$.detail.pipeline')} execution "
                     f"{events.EventField.from_path('$.detail.execution-id')} FAILED at "
@@ -167,6 +168,12 @@ class ModelPipeline(Construct):
                     "the execution in the CodePipeline console for the failed action's details."
                 ),
             ),
+        )
+        acknowledge_wildcards(
+            self.failure_rule,
+            "EventBridge publishes to the KMS-encrypted on-call topic with a role of its own, "
+            "which needs data keys of the topic's key (CDK's grant names the action group).",
+            actions=["kms:GenerateDataKey*"],
         )
 
     def _acknowledge_generated_grants(

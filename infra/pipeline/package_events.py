@@ -11,8 +11,8 @@ import aws_cdk.aws_events_targets as targets
 import aws_cdk.aws_iam as iam
 import aws_cdk.aws_kms as kms
 import aws_cdk.aws_lambda as lambda_
+import aws_cdk.aws_s3 as s3
 import aws_cdk.aws_sns as sns
-import aws_cdk.aws_stepfunctions as sfn
 from constructs import Construct
 
 from guardrails.release import rules, settings
@@ -24,7 +24,8 @@ from infra.pipeline.model_pipeline import DeployEnvironment
 
 
 class PackageStateEvents(Construct):
-    """Console approvals start the release; rejections of a serving package roll it back."""
+    """Approvals outside the approval step are refused; a rejected serving package is rolled back.
+    """
 
     def __init__(
         self,
@@ -33,7 +34,7 @@ class PackageStateEvents(Construct):
         *,
         model_package_group_name: str,
         deploy_environments: Sequence[DeployEnvironment],
-        release: sfn.IStateMachine,
+        released_bucket: s3.IBucket,
         table: dynamodb.ITableV2,
         on_call: sns.ITopic,
         key: kms.IKey,
@@ -55,13 +56,14 @@ class PackageStateEvents(Construct):
         handler = GuardrailsFunction(
             Construct(self, "Handler"),
             handler="guardrails.release.handlers.package_state",
-            description="Guardrails: console approvals release, rejections roll back",
+            description="Guardrails: refuse approvals made outside the pipeline, roll back "
+            "rejected models",
             environment={
                 settings.GROUP_NAME: model_package_group_name,
                 settings.TABLE_NAME: table.table_name,
-                settings.RELEASE_STATE_MACHINE_ARN: release.state_machine_arn,
                 settings.TOPIC_ARN: on_call.topic_arn,
                 settings.DEPLOY_TARGETS: deploy_targets_json,
+                settings.RELEASED_BUCKET: released_bucket.bucket_name,
             },
             code=code,
             logs=logs,
@@ -80,7 +82,10 @@ class PackageStateEvents(Construct):
             iam.PolicyStatement(actions=["sagemaker:DescribeModelPackage"], resources=[packages]),
             iam.PolicyStatement(actions=["sagemaker:ListModelPackages"], resources=["*"]),
             iam.PolicyStatement(actions=["sagemaker:DescribeEndpointConfig"], resources=[configs]),
-            iam.PolicyStatement(actions=["sagemaker:DescribeModel"], resources=[models]),
+            # A model built from a released artifact names its package in a tag.
+            iam.PolicyStatement(
+                actions=["sagemaker:DescribeModel", "sagemaker:ListTags"], resources=[models]
+            ),
         ]
         if endpoints:
             statements.append(
@@ -91,7 +96,6 @@ class PackageStateEvents(Construct):
         table.grant_read_write_data(role)
         on_call.grant_publish(role)
         key.grant(role, "kms:Decrypt", "kms:GenerateDataKey*")
-        release.grant_start_execution(role)
         for deploy_env in deploy_environments:
             deploy_env.state_machine.grant_start_execution(role)
 

@@ -30,12 +30,19 @@ STEPS: dict[str, Step] = {
     "Start": Step(
         "guardrails.rollout.handlers.start",
         60,
-        ("records", "notify", "read_endpoint", "read_model_packages"),
+        ("records", "notify", "read_endpoint", "read_model_packages", "verify_release"),
     ),
     "Deploy": Step(
         "guardrails.rollout.handlers.deploy",
         120,
-        ("records", "read_endpoint", "update_endpoint", "create_models", "read_alarms"),
+        (
+            "records",
+            "read_endpoint",
+            "update_endpoint",
+            "create_models",
+            "read_alarms",
+            "verify_release",
+        ),
     ),
     "Judge": Step(
         "guardrails.rollout.handlers.judge",

@@ -18,6 +18,7 @@ from guardrails.rollout import settings as rollout_settings
 from infra.config import EnvironmentConfig
 from infra.encrypted_logs import EncryptedLogs
 from infra.environment.endpoint import GuardedEndpoint
+from infra.environment.released_artifacts import ReleasedArtifacts
 from infra.rollout.definition import rollout_definition, state_machine_timeout
 from infra.rollout.functions import RolloutFunctions
 from infra.rollout.permissions import RolloutPermissions
@@ -43,6 +44,8 @@ class GuardedRollout(Construct):
         topic: sns.ITopic,
         key: kms.IKey,
         model_role: iam.IRole,
+        released: ReleasedArtifacts,
+        model_package_group_name: str,
     ) -> None:
         super().__init__(scope, id_)
         stack = cdk.Stack.of(self)
@@ -50,7 +53,10 @@ class GuardedRollout(Construct):
         # lives in the stateful stack, and editing its policy from here would tie the stacks
         # in a cycle.
         self.logs = EncryptedLogs(
-            self, "Logs", description=f"Guardrails rollout logs of {endpoint.endpoint_name}"
+            self,
+            "Logs",
+            description=f"Guardrails rollout logs of {endpoint.endpoint_name}",
+            retain=config.production,
         )
         environment = {
             **rollout_settings.settings_environment(
@@ -64,6 +70,8 @@ class GuardedRollout(Construct):
             rollout_settings.TABLE_NAME: table.table_name,
             rollout_settings.TOPIC_ARN: topic.topic_arn,
             rollout_settings.MODEL_ROLE_ARN: model_role.role_arn,
+            rollout_settings.MODEL_PACKAGE_GROUP: model_package_group_name,
+            rollout_settings.RELEASED_BUCKET: released.bucket.bucket_name,
             rollout_settings.ROLLBACK_ALARM_NAMES: stack.to_json_string(
                 [alarm.alarm_name for alarm in rollback_alarms]
             ),
@@ -78,6 +86,7 @@ class GuardedRollout(Construct):
             key=key,
             model_role=model_role,
             rollback_alarms=rollback_alarms,
+            released=released,
         )
         functions = RolloutFunctions(
             self,

@@ -14,7 +14,8 @@ from constructs import Construct
 
 from guardrails.rollout.endpoint_configs import name_prefix
 from guardrails.rollout.metrics import VERDICT_NAMESPACE
-from infra.nag import acknowledge_wildcards
+from infra.environment.released_artifacts import ReleasedArtifacts
+from infra.nag import acknowledge_wildcards, acknowledge_wildcards_when_resolved
 
 
 class RolloutPermissions:
@@ -30,6 +31,7 @@ class RolloutPermissions:
         key: kms.IKey,
         model_role: iam.IRole,
         rollback_alarms: Sequence[cloudwatch.IAlarm],
+        released: ReleasedArtifacts,
     ) -> None:
         stack = cdk.Stack.of(scope)
 
@@ -46,6 +48,7 @@ class RolloutPermissions:
         self.packages = sagemaker("model-package", "*")
         self._table = table
         self._topic = topic
+        self._released = released
         self._statements: dict[str, list[iam.PolicyStatement]] = {
             "read_endpoint": [
                 _allow(["sagemaker:DescribeEndpoint"], [endpoint]),
@@ -96,17 +99,19 @@ class RolloutPermissions:
             ],
         }
 
-    def grant(self, role: iam.Role, capabilities: Iterable[str]) -> None:
+    def grant(self, role: iam.IRole, capabilities: Iterable[str]) -> None:
         for capability in capabilities:
             if capability == "records":
                 self._table.grant_read_write_data(role)
             elif capability == "notify":
                 self._topic.grant_publish(role)
+            elif capability == "verify_release":  # the released model's checksum, before use
+                self._released.grant_read_models(role)
             else:
                 for statement in self._statements[capability]:
-                    role.add_to_policy(statement)
+                    role.add_to_principal_policy(statement)
 
-    def acknowledge(self, role: iam.Role, capabilities: Sequence[str]) -> None:
+    def acknowledge(self, role: iam.IRole, capabilities: Sequence[str]) -> None:
         """The reasons for each wildcard the capabilities need, on this role only."""
         unscoped = "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource scope"
         if "read_metrics" in capabilities:
@@ -129,6 +134,13 @@ class RolloutPermissions:
                 resources=[self.any_model, self.packages, self.own_models, self.own_configs]
                 if "create_models" in capabilities
                 else [self.packages],
+            )
+        if "verify_release" in capabilities:
+            acknowledge_wildcards_when_resolved(
+                role,
+                "The step reads the SHA-256 of released models (one folder per approved package "
+                "version) to check them before a model is made from them.",
+                resources=[self._released.models()],
             )
         if "records" in capabilities or "notify" in capabilities:
             acknowledge_wildcards(

@@ -9,9 +9,11 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Capture, Template
+from cdk_nag import AwsSolutionsChecks
 
 from infra.config import AppConfig, default_config
 from stacks.guardrails_app import EnvironmentStacks, build_app
+from stacks.pipeline_stack import build_pipeline
 
 TEST_ACCOUNT = "111111111111"
 TEST_REGION = "us-east-1"
@@ -40,6 +42,23 @@ def build(config: AppConfig) -> dict[str, EnvironmentStacks]:
     """Build every environment into a fresh App without cdk-nag (it blocks Template)."""
     app = new_app()
     return build_app(app, config, config.environments)
+
+
+def nag_checked_app(outdir: Path) -> tuple[cdk.App, dict[str, EnvironmentStacks]]:
+    """Every stack of the shipped config and the pipeline, with cdk-nag, as `cdk synth` runs."""
+    app = new_app(outdir=str(outdir))
+    config = explicit_config()
+    stacks = build_app(app, config, config.environments)
+    build_pipeline(app, config, stacks)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks())
+    return app, stacks
+
+
+@pytest.fixture(scope="session")
+def assembly(tmp_path_factory) -> cdk.cx_api.CloudAssembly:
+    """The whole app synthesized once per test process (tests using it share an xdist group)."""
+    app, _ = nag_checked_app(tmp_path_factory.mktemp("cdk.out"))
+    return app.synth()  # raises on any unacknowledged cdk-nag finding
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ACCOUNTS = {
-    env: {"account": "111111111111", "region": "us-east-1"} for env in ("dev", "staging", "prod")
-}
+PROD = {"account": "111111111111", "region": "us-east-1"}
+ACCOUNTS = {env: PROD for env in ("dev", "staging", "prod")}
 
 
 def run_app(context: dict, tmp_path: Path) -> subprocess.CompletedProcess:
@@ -44,14 +43,49 @@ def run_app(context: dict, tmp_path: Path) -> subprocess.CompletedProcess:
             {"guardrails:environments": "{not json"},
             "Configuration error: guardrails:environments: not valid JSON",
         ),
+        (
+            {"guardrails:environments": {**ACCOUNTS, "prod": {**PROD, "production": "yes"}}},
+            "Configuration error: environments.prod.production: must be true or false (got 'yes')",
+        ),
+        (
+            {
+                "guardrails:environments": json.dumps(
+                    {**ACCOUNTS, "staging": {"judge": {"interval_seconds": 90.5}}}
+                )
+            },
+            "Configuration error: environments.staging.judge.interval_seconds: must be a whole "
+            "number (got 90.5)",
+        ),
+        (
+            {
+                "guardrails:environments": {
+                    **ACCOUNTS,
+                    "prod": {**PROD, "endpoint_name": "guardrails-dev"},
+                }
+            },
+            "Configuration error: environments.prod.endpoint_name: must differ from dev's "
+            "endpoint name",
+        ),
+        (
+            {
+                "guardrails:environments": {
+                    **ACCOUNTS,
+                    "prod": {"account": "111111111111", "region": "xx-nowhere-1"},
+                }
+            },
+            "Configuration error: environments.prod.region: SageMaker's built-in XGBoost images "
+            "are not published there",
+        ),
     ],
 )
 def test_bad_context_stops_synth_with_one_line(context, expected, tmp_path):
     result = run_app(context, tmp_path)
     assert result.returncode == 1
-    lines = [line for line in result.stderr.splitlines() if line.startswith("Configuration error")]
-    assert len(lines) == 1 and lines[0].startswith(expected)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith(expected), result.stderr
+    assert sum(line.startswith("Configuration error") for line in lines) == 1
     assert "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("*.template.json"))
 
 
 def test_env_context_synthesizes_only_that_environment(tmp_path):
@@ -64,3 +98,26 @@ def test_env_context_synthesizes_only_that_environment(tmp_path):
         "Guardrails-dev-Rollout.template.json",
         "Guardrails-dev-Stateful.template.json",
     ]
+
+
+def test_any_selection_builds_the_pipeline_hosts_stateful_stack():
+    """It holds the released artifacts every environment's endpoints load models from."""
+    import aws_cdk as cdk
+
+    from infra.config import default_config
+    from stacks.guardrails_app import build_app
+
+    config = default_config(ACCOUNTS)
+    app = cdk.App()
+    stacks = build_app(app, config, config.select(["prod"]))
+    assert sorted(
+        stack.stack_name for stack in app.node.children if isinstance(stack, cdk.Stack)
+    ) == [
+        "Guardrails-dev-Stateful",
+        "Guardrails-prod-Endpoint",
+        "Guardrails-prod-Monitoring",
+        "Guardrails-prod-Rollout",
+        "Guardrails-prod-Stateful",
+    ]
+    assert list(stacks) == ["prod"]
+    assert stacks["prod"].stateful.released is not None

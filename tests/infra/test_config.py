@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from guardrails.config import SMOKE_TEST_PAYLOAD_MAX_BYTES
 from infra.config import ConfigError, DeploymentSettings, default_config
 
 ACCOUNT = {"account": "111111111111", "region": "us-east-1"}
@@ -47,6 +48,17 @@ def test_shipped_config_is_valid_with_a_prod_account():
         ("staging", {"deployment": {"ab_weight_steps": [50, 5, 100]}}, "ab_weight_steps", "100"),
         ("staging", {"colour": "blue"}, "staging.colour", "unknown setting"),
         ("staging", {"judge": {"speed": 3}}, "judge.speed", "unknown setting"),
+        ("prod", {"production": "yes"}, "prod.production", "true or false (got 'yes')"),
+        (
+            "staging",
+            {"judge": {"interval_seconds": 90.5}},
+            "interval_seconds",
+            "whole number (got 90.5)",
+        ),
+        ("dev", {"endpoint": {"instance_count": 2.5}}, "instance_count", "whole number (got 2.5)"),
+        ("dev", {"account": 111111111111}, "dev.account", "must be text"),
+        ("dev", {"smoke_test_payload": "0.5," * 2048}, "smoke_test_payload", "4 KB (got 8192"),
+        ("dev", {"smoke_test_payload": "  "}, "dev.smoke_test_payload", "not blank"),
     ],
 )
 def test_bad_values_name_the_field(env, values, field, hint):
@@ -182,3 +194,62 @@ def test_malformed_context_names_the_key(raw, message):
 
     with pytest.raises(ConfigError, match=message):
         config_from_context({"guardrails:environments": raw}.get)
+
+
+def test_the_largest_smoke_test_payload_is_accepted():
+    payload = "é" * (SMOKE_TEST_PAYLOAD_MAX_BYTES // 2)  # two bytes each in UTF-8
+    assert config_with("dev", smoke_test_payload=payload).environment("dev").smoke_test_payload
+    with pytest.raises(ConfigError, match="got 1025 bytes"):
+        config_with("dev", smoke_test_payload=payload + "x")
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (
+            {"prod": "guardrails-staging"},
+            "environments.prod.endpoint_name: must differ from staging's endpoint name: two "
+            "rollouts and two locks would guard one endpoint (got 'guardrails-staging')",
+        ),
+        (
+            {"prod": "Guardrails-Dev"},
+            "environments.prod.endpoint_name: must differ from dev's endpoint name",
+        ),
+        (
+            {"dev": "guardrails"},
+            "environments.dev.endpoint_name: must not be a prefix of staging's endpoint name "
+            "'guardrails-staging': dev's rollout could create models and configs in staging's "
+            "name space (got 'guardrails')",
+        ),
+        (
+            {"prod": "guardrails-dev-2"},
+            "environments.dev.endpoint_name: must not be a prefix of prod's endpoint name",
+        ),
+        (
+            {"dev": "m" * 44 + "-dev", "prod": "m" * 44 + "-prod"},
+            "environments.prod.endpoint_name: must differ from dev's endpoint name in its first "
+            "44 characters",
+        ),
+    ],
+)
+def test_endpoint_names_must_not_overlap_across_environments(names, message):
+    overrides = {env: {"endpoint_name": name} for env, name in names.items()}
+    overrides["prod"] = {**ACCOUNT, **overrides.get("prod", {})}
+    with pytest.raises(ConfigError) as error:
+        default_config(overrides)
+    assert str(error.value).startswith(message)
+
+
+def test_distinct_endpoint_names_are_accepted():
+    names = {"dev": "fraud-dev", "staging": "fraud-staging", "prod": "fraud"}
+    overrides = {env: {"endpoint_name": name} for env, name in names.items()}
+    overrides["prod"].update(ACCOUNT)
+    with pytest.raises(ConfigError, match="environments.prod.endpoint_name: must not be a prefix"):
+        default_config(overrides)  # "fraud" starts "fraud-dev"
+    overrides["prod"]["endpoint_name"] = "fraud-prod"
+    config = default_config(overrides)
+    assert [env.endpoint_name for env in config.environments] == [
+        "fraud-dev",
+        "fraud-staging",
+        "fraud-prod",
+    ]

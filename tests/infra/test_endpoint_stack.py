@@ -240,3 +240,8 @@ def test_autoscaling_tracks_invocations_on_the_surviving_variant(template_of):
         "AWS::ApplicationAutoScaling::ScalableTarget",
         {"DependsOn": [Match.string_like_regexp("^Endpoint")]},
     )
+
+
+def test_the_prod_endpoint_stack_is_termination_protected(shipped_stacks):
+    assert shipped_stacks["prod"].endpoint.termination_protection is True
+    assert shipped_stacks["staging"].endpoint.termination_protection is False

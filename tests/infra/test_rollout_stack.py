@@ -50,3 +50,18 @@ def test_timed_out_or_aborted_executions_are_cleaned_up(prod):
 def test_the_state_machine_is_exported_for_the_pipeline(shipped_stacks):
     for stacks in shipped_stacks.values():
         assert isinstance(stacks.rollout.state_machine, sfn.StateMachine)
+
+
+@pytest.mark.parametrize(("env", "policy"), [("prod", "Retain"), ("dev", "Delete")])
+def test_logs_and_their_key_outlive_the_stack_in_production(template_of, env, policy):
+    template = template_of(env, "rollout")
+    kept = {
+        **template.find_resources("AWS::Logs::LogGroup"),
+        **template.find_resources("AWS::KMS::Key"),
+    }
+    assert len(kept) >= 2
+    for logical_id, resource in kept.items():
+        assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == (
+            policy,
+            policy,
+        ), logical_id

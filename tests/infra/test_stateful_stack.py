@@ -203,3 +203,104 @@ def test_model_role_reads_artifacts_and_writes_only_its_capture_prefix(prod):
             }
         },
     )
+
+
+def test_only_this_accounts_alarms_may_use_the_topic_and_its_key(prod):
+    """CloudWatch acts for this account's alarms only; EventBridge publishes with roles.
+
+    No other statement admits a service: a second, unconditioned one would void the conditions.
+    """
+    alarms_of_the_account = {
+        "StringEquals": {"aws:SourceAccount": "111111111111"},
+        "ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:us-east-1:111111111111:alarm:*"},
+    }
+    topic_policies = prod.find_resources("AWS::SNS::TopicPolicy").values()
+    keys = prod.find_resources("AWS::KMS::Key").values()
+    documents = [p["Properties"]["PolicyDocument"] for p in topic_policies]
+    documents += [k["Properties"]["KeyPolicy"] for k in keys]
+    admitted = []
+    for document in documents:
+        for statement in document["Statement"]:
+            principal = statement.get("Principal")
+            if statement["Effect"] == "Allow" and "Service" in principal:
+                admitted.append(principal["Service"])
+                assert statement["Condition"] == alarms_of_the_account, statement
+    assert admitted == ["cloudwatch.amazonaws.com", "cloudwatch.amazonaws.com"]
+
+
+# The pipeline host's stateful stack also keeps what every environment's endpoints load.
+HOST_LOGICAL_IDS = {
+    "ReleasedArtifactsKey0F6D979D": "AWS::KMS::Key",
+    "ReleasedArtifactsBucketFC96B0CB": "AWS::S3::Bucket",
+    "ReleasedArtifactsApprovalRoleC93F7DE1": "AWS::IAM::Role",
+    "PipelineArtifactsBucket831483E9": "AWS::S3::Bucket",
+}
+
+
+def test_only_the_pipeline_host_keeps_released_artifacts_and_the_pipelines_store(template_of):
+    host = template_of("dev", "stateful").to_json()["Resources"]
+    for logical_id, resource_type in HOST_LOGICAL_IDS.items():
+        assert host.get(logical_id, {}).get("Type") == resource_type, logical_id
+    for env in ("staging", "prod"):
+        resources = template_of(env, "stateful").to_json()["Resources"]
+        assert not set(HOST_LOGICAL_IDS) & set(resources), env
+
+
+def test_every_environments_models_read_the_hosts_released_models(template_of):
+    released_models = {
+        "Fn::Join": [
+            "",
+            [
+                {
+                    "Fn::ImportValue": Match.string_like_regexp(
+                        "^Guardrails-dev-Stateful:.*ReleasedArtifactsBucket"
+                    )
+                },
+                "/models/*",
+            ],
+        ]
+    }
+    template_of("prod", "stateful").has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Action": "s3:GetObject",
+                                "Resource": Match.array_with([released_models]),
+                            }
+                        )
+                    ]
+                )
+            },
+            "Roles": [{"Ref": Match.string_like_regexp("^ModelExecutionRole")}],
+        },
+    )
+
+
+def test_the_pipelines_store_is_encrypted_private_logged_and_expires(dev):
+    dev.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": Match.object_like(
+                {
+                    "ServerSideEncryptionConfiguration": [
+                        Match.object_like(
+                            {
+                                "ServerSideEncryptionByDefault": {
+                                    "SSEAlgorithm": "aws:kms",
+                                    "KMSMasterKeyID": {"Fn::GetAtt": ["StorageKeyBAA9457B", "Arn"]},
+                                }
+                            }
+                        )
+                    ]
+                }
+            ),
+            "LoggingConfiguration": Match.object_like({"LogFilePrefix": "pipeline-artifacts/"}),
+            "LifecycleConfiguration": {
+                "Rules": [Match.object_like({"ExpirationInDays": 90, "Status": "Enabled"})]
+            },
+        },
+    )

@@ -95,3 +95,42 @@ def test_the_smoke_test_cannot_change_the_endpoint(prod):
         "sagemaker:DescribeEndpointConfig",
         "sagemaker:InvokeEndpoint",
     }
+
+
+def released_model_readers(template) -> set[str]:
+    """The steps whose roles may read released models (their SHA-256, before use)."""
+    readers = set()
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            resources = json.dumps(statement["Resource"])
+            if statement["Action"] == "s3:GetObject" and "ReleasedArtifactsBucket" in resources:
+                assert resources.endswith('"/models/*"]]}'), resources
+                role = policy["Properties"]["Roles"][0]["Ref"]
+                readers.add(role.removeprefix("RolloutFunctions").split("Role")[0])
+    return readers
+
+
+def test_only_start_and_deploy_read_released_models(prod):
+    assert released_model_readers(prod) == {"Start", "Deploy"}
+
+
+def test_the_rollout_knows_the_pipelines_group_and_released_bucket(template_of):
+    for env in ("dev", "prod"):
+        template_of(env, "rollout").has_resource_properties(
+            "AWS::Lambda::Function",
+            {
+                "Handler": "guardrails.rollout.handlers.start",
+                "Environment": {
+                    "Variables": Match.object_like(
+                        {
+                            "MODEL_PACKAGE_GROUP_NAME": "guardrails-dev",
+                            "RELEASED_BUCKET": {
+                                "Fn::ImportValue": Match.string_like_regexp(
+                                    "^Guardrails-dev-Stateful:.*ReleasedArtifactsBucket"
+                                )
+                            },
+                        }
+                    )
+                },
+            },
+        )

@@ -11,8 +11,10 @@ import pytest
 from moto import mock_aws
 
 from guardrails.release import handlers
+from guardrails.rollout.endpoint_configs import MODEL_PACKAGE_TAG
 from guardrails.services.stepfunctions import StepFunctionsSeam
-from tests.aws import INFERENCE_SPECIFICATION, LambdaContext, create_deployment_table
+from tests.aws import LambdaContext, create_deployment_table
+from tests.released import RELEASED_BUCKET, create_released_bucket, register, release
 
 # A handler that fails before its work publishes no metric; Powertools warns about that.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
@@ -27,6 +29,7 @@ PASS = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End":
 @dataclass
 class World:
     sagemaker: object
+    s3: object
     stepfunctions: object
     sqs: object
     queue_url: str
@@ -57,13 +60,23 @@ class World:
             ApprovalDescription=description,
         )
 
-    def serve(self, endpoint: str, version: int) -> None:
+    def release(self, version: int) -> None:
+        """Approve `version` as the approval step does: released, recorded, Approved."""
+        release(self.sagemaker, self.s3, self.packages[version - 1])
+
+    def serve(self, endpoint: str, version: int, *, from_package: bool = False) -> None:
+        """Serve `version` on `endpoint` with a model as the rollout builds it (a released
+        artifact, tagged with its package) or, `from_package`, as the endpoint stack does."""
         name = f"{endpoint}-v{version}"
-        self.sagemaker.create_model(
-            ModelName=name,
-            ExecutionRoleArn=ROLE,
-            PrimaryContainer={"ModelPackageName": self.packages[version - 1]},
-        )
+        arn = self.packages[version - 1]
+        if from_package:
+            model = {"PrimaryContainer": {"ModelPackageName": arn}}
+        else:
+            model = {
+                "PrimaryContainer": {"Image": "xgboost", "ModelDataUrl": "s3://released/m"},
+                "Tags": [{"Key": MODEL_PACKAGE_TAG, "Value": arn}],
+            }
+        self.sagemaker.create_model(ModelName=name, ExecutionRoleArn=ROLE, **model)
         self.sagemaker.create_endpoint_config(
             EndpointConfigName=name,
             ProductionVariants=[
@@ -92,8 +105,10 @@ def world(monkeypatch) -> World:
             name: stepfunctions.create_state_machine(name=name, definition=PASS, roleArn=ROLE)[
                 "stateMachineArn"
             ]
-            for name in ("release", "staging", "prod")
+            for name in ("staging", "prod")
         }
+        s3 = boto3.client("s3", region_name=REGION)
+        create_released_bucket(s3)
         topic = sns.create_topic(Name="on-call")["TopicArn"]
         queue_url = sqs.create_queue(QueueName="on-call-inbox")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
@@ -101,28 +116,20 @@ def world(monkeypatch) -> World:
         ]["QueueArn"]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
         sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
-        packages = [
-            sagemaker.create_model_package(
-                ModelPackageGroupName=GROUP,
-                ModelApprovalStatus="PendingManualApproval",
-                InferenceSpecification=INFERENCE_SPECIFICATION,
-            )["ModelPackageArn"]
-            for _ in range(3)
-        ]
+        packages = [register(sagemaker, GROUP) for _ in range(3)]
         targets = [
             {"environment": env, "endpoint_name": f"guardrails-{env}", "state_machine_arn": arn}
             for env, arn in machines.items()
-            if env != "release"
         ]
         for name, value in {
             "MODEL_PACKAGE_GROUP_NAME": GROUP,
             "DEPLOYMENT_TABLE_NAME": table.name,
-            "RELEASE_STATE_MACHINE_ARN": machines["release"],
             "ON_CALL_TOPIC_ARN": topic,
             "DEPLOY_TARGETS": json.dumps(targets),
+            "RELEASED_BUCKET": RELEASED_BUCKET,
         }.items():
             monkeypatch.setenv(name, value)
-        yield World(sagemaker, stepfunctions, sqs, queue_url, table, machines, packages)
+        yield World(sagemaker, s3, stepfunctions, sqs, queue_url, table, machines, packages)
     handlers._release.cache_clear()
 
 
@@ -134,7 +141,7 @@ def deliver(name: str) -> dict:
 @pytest.fixture
 def prod_serves_v3_staging_serves_v2(world):
     for version in (1, 2, 3):
-        world.set_status(version, "Approved", "Approved in pipeline P execution E by x at t")
+        world.release(version)
     world.serve("guardrails-staging", 2)
     world.serve("guardrails-prod", 3)
     world.set_status(3, "Rejected", "Biased against new customers, see ticket 4711")
@@ -148,7 +155,6 @@ def test_rejecting_the_serving_package_rolls_prod_back_to_the_last_approved(
     result = deliver("rejected")
     assert result["action"] == "rollback"
     assert world.all_executions() == {
-        "release": [],
         "staging": [],
         "prod": [
             {
@@ -175,50 +181,63 @@ def test_a_repeated_rejection_event_rolls_back_once(prod_serves_v3_staging_serve
     assert record["expires_at"] > 0  # the table's TTL forgets the change after 90 days
 
 
+def test_the_rollback_target_is_the_newest_package_the_approval_step_released(world):
+    """A newer package approved in the console is not released, so it is no target either."""
+    world.release(1)
+    world.set_status(2, "Approved", "by console")
+    world.release(3)
+    world.serve("guardrails-prod", 3, from_package=True)  # the endpoint stack's first model
+    world.set_status(3, "Rejected", "Biased")
+    assert deliver("rejected")["action"] == "rollback"
+    assert [e["model_package_arn"] for e in world.executions("prod")] == [world.packages[0]]
+
+
 def test_with_nothing_approved_left_on_call_is_told_to_act(world):
-    world.set_status(3, "Approved", "Approved in pipeline P execution E by x at t")
+    world.release(3)
+    world.set_status(2, "Approved", "by console")
     world.serve("guardrails-prod", 3)
     world.set_status(3, "Rejected", "Biased")
     assert deliver("rejected")["action"] == "alert"
-    assert world.all_executions() == {"release": [], "staging": [], "prod": []}
+    assert world.all_executions() == {"staging": [], "prod": []}
     (message,) = world.messages()
     assert message["Subject"] == "Guardrails: rejected model still serving, act now"
 
 
 def test_rejecting_a_package_nobody_serves_changes_nothing(world):
-    world.set_status(1, "Approved", "Approved in pipeline P execution E by x at t")
+    world.release(1)
     world.serve("guardrails-prod", 1)
     world.set_status(3, "Rejected", "not good enough")
     assert deliver("rejected")["action"] == "ignore"
-    assert world.all_executions() == {"release": [], "staging": [], "prod": []}
+    assert world.all_executions() == {"staging": [], "prod": []}
     assert world.messages() == []
 
 
-def test_a_console_approval_starts_the_release(world):
+def test_a_console_approval_is_refused_and_on_call_told_how_to_release(world):
     world.set_status(3, "Approved", "Looks good on the holdout set")
-    assert deliver("approved")["action"] == "release"
-    assert world.executions("release") == [
-        {
-            "model_package_arn": world.packages[2],
-            "started_by": "console:arn:aws:sts::111111111111:assumed-role/DataScience/alice",
-            "reason": "approved in the SageMaker console",
-        }
-    ]
-    assert world.executions("prod") == []
+    result = deliver("approved")
+    assert result["action"] == "refuse"
+    assert world.all_executions() == {"staging": [], "prod": []}
     (message,) = world.messages()
-    assert message["Subject"] == "Guardrails: console approval, guarded rollout started"
+    assert message["Subject"] == "Guardrails: model approved outside the pipeline, not released"
+    text = message["Message"]
+    assert text.startswith(
+        "Not released (approved by arn:aws:sts::111111111111:assumed-role/DataScience/alice): "
+        f"model package {world.packages[2]} was approved outside the pipeline's approval step"
+    )
+    assert "approving it in the model pipeline's Approve stage" in text
 
 
 def test_a_pipeline_approval_is_left_to_the_pipelines_deploy_stages(world):
-    world.set_status(3, "Approved", "Approved in pipeline P execution E by carol at t")
+    world.release(3)
     assert deliver("approved")["action"] == "ignore"
-    assert world.all_executions() == {"release": [], "staging": [], "prod": []}
+    assert world.all_executions() == {"staging": [], "prod": []}
+    assert world.messages() == []
 
 
 def test_a_stale_approval_of_a_since_rejected_package_deploys_nothing(world):
     world.set_status(3, "Rejected", "changed my mind")
     assert deliver("approved")["action"] == "ignore"
-    assert world.executions("release") == []
+    assert world.messages() == []
 
 
 def test_a_failed_attempt_leaves_the_change_for_the_retry(

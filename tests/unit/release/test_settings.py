@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from guardrails.release.record import S3Location
 from guardrails.release.settings import load_approval_settings, load_release_settings
 from guardrails.validation import ConfigError
 
@@ -18,9 +19,10 @@ TARGETS = json.dumps(
 ENVIRON = {
     "MODEL_PACKAGE_GROUP_NAME": "guardrails-dev",
     "DEPLOYMENT_TABLE_NAME": "table",
-    "RELEASE_STATE_MACHINE_ARN": "release",
     "ON_CALL_TOPIC_ARN": "topic",
     "DEPLOY_TARGETS": TARGETS,
+    "RELEASED_BUCKET": "released",
+    "TRAINED_ARTIFACTS_URI": "s3://artifacts/model-pipeline/runs/",
 }
 
 
@@ -28,6 +30,7 @@ def test_settings_keep_the_deploy_order():
     settings = load_release_settings(ENVIRON)
     assert [t.environment for t in settings.targets] == ["staging", "prod"]
     assert settings.targets[1].endpoint_name == "guardrails-prod"
+    assert settings.released_bucket == "released"
 
 
 @pytest.mark.parametrize(
@@ -47,7 +50,23 @@ def test_bad_settings_name_the_variable(changes, message):
         load_release_settings({**ENVIRON, **changes})
 
 
-def test_the_approval_needs_the_group():
-    assert load_approval_settings(ENVIRON).group_name == "guardrails-dev"
+def test_the_approval_needs_the_group_and_where_it_copies_from_and_to():
+    settings = load_approval_settings(ENVIRON)
+    assert settings.group_name == "guardrails-dev"
+    assert settings.released_bucket == "released"
+    assert settings.trained_artifacts == S3Location("artifacts", "model-pipeline/runs/")
     with pytest.raises(ConfigError, match="MODEL_PACKAGE_GROUP_NAME: required"):
-        load_approval_settings({})
+        load_approval_settings({**ENVIRON, "MODEL_PACKAGE_GROUP_NAME": ""})
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("artifacts/runs/", "must be an s3://bucket/prefix/ URI"),
+        ("s3://artifacts", "must be an s3://bucket/prefix/ URI"),
+        ("s3://artifacts/model-pipeline/runs", "must end with /"),
+    ],
+)
+def test_the_trained_artifacts_prefix_is_checked(uri, message):
+    with pytest.raises(ConfigError, match=f"^TRAINED_ARTIFACTS_URI: {message}"):
+        load_approval_settings({**ENVIRON, "TRAINED_ARTIFACTS_URI": uri})

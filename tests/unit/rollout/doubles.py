@@ -28,8 +28,10 @@ from guardrails.services.cloudwatch import CloudWatchSeam
 from guardrails.services.sagemaker import SageMakerSeam
 from guardrails.services.sns import Notifier
 from tests.aws import REGION, create_deployment_table
+from tests.released import RELEASED_BUCKET, create_released_bucket, register, release
 
 ENDPOINT = "guardrails-test"
+GROUP = "guardrails-test"
 VARIANT = "AllTraffic"
 LIVE_CONFIG = "live-config"
 LIVE_MODEL = "live-model"
@@ -187,6 +189,8 @@ def environment(
         rollout_settings.MODEL_ROLE_ARN: ROLE_ARN,
         rollout_settings.ROLLBACK_ALARM_NAMES: json.dumps(list(ALARMS)),
         rollout_settings.REGION: REGION,
+        rollout_settings.MODEL_PACKAGE_GROUP: GROUP,
+        rollout_settings.RELEASED_BUCKET: RELEASED_BUCKET,
     }
 
 
@@ -222,13 +226,11 @@ def make_world(
             ComparisonOperator="GreaterThanOrEqualToThreshold",
         )
 
-    sagemaker.create_model_package_group(ModelPackageGroupName="guardrails-test")
-    packages = {
-        status: sagemaker.create_model_package(
-            ModelPackageGroupName="guardrails-test", ModelApprovalStatus=status
-        )["ModelPackageArn"]
-        for status in ("Approved", "PendingManualApproval")
-    }
+    sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+    packages = {status: register(sagemaker, GROUP) for status in ("Approved", "Pending")}
+    s3 = boto3.client("s3", region_name=REGION)
+    create_released_bucket(s3)
+    release(sagemaker, s3, packages["Approved"])  # as the approval step leaves it
     sagemaker.create_model(
         ModelName=LIVE_MODEL,
         ExecutionRoleArn=ROLE_ARN,
@@ -282,7 +284,7 @@ def make_world(
         sqs=sqs,
         queue_url=queue_url,
         approved_package=packages["Approved"],
-        pending_package=packages["PendingManualApproval"],
+        pending_package=packages["Pending"],
         env=env,
         start=clock.now,
     )

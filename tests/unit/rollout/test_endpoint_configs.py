@@ -97,17 +97,20 @@ def test_a_missing_variant_is_a_clear_error():
         shapes.production_variant(LIVE, "Blue")
 
 
-def test_the_new_model_keeps_the_live_models_network_settings():
+def test_the_new_model_serves_the_released_container_and_names_its_package():
     vpc = {"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]}
+    container = {"Image": "xgboost:1.7-1", "ModelDataUrl": "s3://released/models/g/3/model.tar.gz"}
     request = shapes.model_request(
         name="m",
         model_package_arn="arn:package",
+        container=container,
         role_arn="arn:role",
         live_model={"EnableNetworkIsolation": False, "VpcConfig": vpc},
         deployment_id="d-1",
     )
-    assert request["PrimaryContainer"] == {"ModelPackageName": "arn:package"}
+    assert request["PrimaryContainer"] == container
     assert (request["EnableNetworkIsolation"], request["VpcConfig"]) == (False, vpc)
+    assert {"Key": shapes.MODEL_PACKAGE_TAG, "Value": "arn:package"} in request["Tags"]
 
 
 def test_candidate_variant_names_never_clash_with_production():
