@@ -6,6 +6,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.dead_letters import DeadLetterQueue
 from infra.environment.dashboard import EndpointDashboard
 from infra.environment.deployment_events import DeploymentStateNotifications
 from stacks.stateful_stack import StatefulStack
@@ -30,6 +31,16 @@ class MonitoringStack(cdk.Stack):
             endpoint_name=config.endpoint_name,
             variant_name=config.endpoint.variant_name,
         )
+        dead_letters = DeadLetterQueue(
+            self,
+            "DeadLetters",
+            purpose=f"deployment state changes of {config.endpoint_name} to on-call",
+            topic=stateful.topic,
+        )
         DeploymentStateNotifications(
-            self, "DeploymentEvents", endpoint_name=config.endpoint_name, topic=stateful.topic
+            self,
+            "DeploymentEvents",
+            endpoint_name=config.endpoint_name,
+            topic=stateful.topic,
+            dead_letter_queue=dead_letters.queue,
         )

@@ -94,8 +94,9 @@ def _register() -> None:
     from guardrails.cli.rollback_command import rollback
     from guardrails.cli.simulate_command import simulate
     from guardrails.cli.status_command import history, status
+    from guardrails.cli.unlock_command import unlock
 
-    for command in (plan, judge, simulate, status, history, rollback):
+    for command in (plan, judge, simulate, status, history, rollback, unlock):
         cli.add_command(command)
 
 

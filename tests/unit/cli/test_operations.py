@@ -26,7 +26,7 @@ from moto.sns.models import sns_backends
 
 from guardrails import records
 from guardrails.cli import cli
-from tests.aws import REGION, create_deployment_table
+from tests.aws import REGION, create_deployment_table, hold_lock
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "cli"
 CDK_JSON = FIXTURES / "cdk.json"  # every environment in moto's account, us-east-1
@@ -201,7 +201,7 @@ def test_status_shows_the_rollout_in_flight_and_who_holds_the_lock(world, promot
             status=records.STATUS_BAKING,
         ),
     )
-    records.acquire_lock(world.table, endpoint_name=ENDPOINT, deployment_id="d-2", started_by="ci")
+    hold_lock(world.table, ENDPOINT, "d-2")
     records.add_decision(
         world.table,
         deployment_id="d-2",
@@ -356,6 +356,11 @@ def test_rollback_returns_to_the_recorded_previous_config_and_tells_on_call(worl
             "EndpointName": ENDPOINT,
             "EndpointConfigName": "config-v1",
             "RetainDeploymentConfig": False,
+            "RetainAllVariantProperties": True,
+            "ExcludeRetainedVariantProperties": [
+                {"VariantPropertyType": "DesiredWeight"},
+                {"VariantPropertyType": "DataCaptureConfig"},
+            ],
         }
     ]
     assert "Rollback target: config-v1 (recorded by rollout d-1)." in result.stdout
@@ -402,7 +407,7 @@ def test_rollback_goes_ahead_when_confirmed(world, promoted):
 
 
 def test_rollback_refuses_while_a_rollout_holds_the_lock(world, promoted):
-    records.acquire_lock(world.table, endpoint_name=ENDPOINT, deployment_id="d-2", started_by="ci")
+    hold_lock(world.table, ENDPOINT, "d-2")
     result = run("rollback", "--env", "prod", "--yes")
     assert result.exit_code == 1
     assert only_line(result.stderr) == (
@@ -413,7 +418,7 @@ def test_rollback_refuses_while_a_rollout_holds_the_lock(world, promoted):
 
 
 def test_rollback_force_overrides_the_lock(world, promoted):
-    records.acquire_lock(world.table, endpoint_name=ENDPOINT, deployment_id="d-2", started_by="ci")
+    hold_lock(world.table, ENDPOINT, "d-2")
     result = run("rollback", "--env", "prod", "--yes", "--force")
     assert result.exit_code == 0, result.output
     assert [u["EndpointConfigName"] for u in world.updates] == ["config-v1"]
