@@ -64,10 +64,10 @@ def stop_candidate(
 ) -> Protection:
     """Take the one step that brings the endpoint closer to `previous_config`, and say where it is.
 
-    Native update still running: publish the rollback verdict (again: it must not clear until
-    SageMaker rolled back). A/B candidate with traffic: its weight to 0 first (seconds, where a
-    config takes minutes). A candidate config InService: UpdateEndpoint back to the recorded
-    config, keeping the fleet's instance count.
+    An update towards the candidate still running: publish the rollback verdict (again: it
+    must not clear until SageMaker rolled back). A/B candidate with traffic: its weight to 0
+    first (seconds, where a config takes minutes). A candidate config InService: UpdateEndpoint
+    back to the recorded config, keeping the fleet's instance count.
     """
     s = ctx.settings
     endpoint = ctx.sagemaker.describe_endpoint(s.endpoint_name)
@@ -76,7 +76,13 @@ def stop_candidate(
     if endpoint.status in BROKEN_STATUSES:
         return Protection(LOST, f"endpoint is {endpoint.describe()}")
     if endpoint.busy:
-        if s.deployment.kind == "native" and endpoint.pending_config_name != previous_config:
+        # An update towards the candidate carries the rollback alarms (all but a shadow's):
+        # the verdict makes SageMaker roll it back. A native update that SageMaker does not
+        # describe is assumed to be the candidate's.
+        towards_candidate = endpoint.pending_config_name in candidate_configs or (
+            s.deployment.kind == "native" and not endpoint.pending_config_name
+        )
+        if towards_candidate:
             ctx.cloudwatch.put_verdict(s.endpoint_name, VERDICT_ROLLBACK, timestamp=ctx.now())
             return Protection(
                 WAITING,
@@ -250,7 +256,9 @@ def record_failure(
     if record is None:
         return _nothing_deployed(report, ctx, summary)
     if record.status in records.FINAL_STATUSES:
-        return _settled(report, summary + f"; the rollout had already ended {record.status}")
+        return _settled(
+            report, summary + f"; the rollout had already ended {record.status}", recorded=False
+        )
     if record.status != records.STATUS_FAILING:
         records.update_deployment(
             ctx.table, record, status=records.STATUS_FAILING, reason=summary
@@ -388,12 +396,13 @@ def _nothing_deployed(report: FailureReport, ctx: RolloutContext, summary: str) 
     return _settled(report, reason)
 
 
-def _settled(report: FailureReport, reason: str) -> FailureRound:
+def _settled(report: FailureReport, reason: str, *, recorded: bool = True) -> FailureRound:
     return FailureRound(
         report=report,
         settled=True,
         error=report.error.get("Error") or "UnknownError",
         cause=reason[:_FAIL_CAUSE_LIMIT],
+        recorded=recorded,
     )
 
 

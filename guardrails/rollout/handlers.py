@@ -105,10 +105,13 @@ finish = step_handler(
 record_failure = step_handler(
     FailureReport.parse,
     ending.record_failure,
-    counter=lambda _, result: "RolloutsFailed" if result.settled else "FailureRounds",
+    # RolloutsFailed pages on-call (OperationsAlarms): only failures this round recorded.
+    counter=lambda _, result: (
+        "RolloutsFailed" if result.settled and result.recorded else "FailureRounds"
+    ),
 )
 execution_ended = step_handler(
     EndedExecution.parse,
     ending.execution_ended,
-    counter=lambda ended, _: f"Rollouts{ended.status.title().replace('_', '')}",
+    counter=lambda ended, _: f"EndedExecutions{ended.status.title().replace('_', '')}",
 )

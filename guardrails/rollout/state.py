@@ -252,6 +252,7 @@ class FailureRound:
     settled: bool
     error: str  # for the Fail state
     cause: str
+    recorded: bool = True  # False: the rollout had already ended; nothing was written
 
     @property
     def deployment_id(self) -> str:

@@ -166,3 +166,17 @@ def test_throttling_becomes_a_transient_error_for_step_functions():
     denied = ClientError({"Error": {"Code": "AccessDeniedException"}}, "DescribeEndpoint")
     with pytest.raises(ClientError), transient_errors():
         raise denied
+
+
+def test_only_a_recorded_failure_counts_as_a_failed_rollout(world, monkeypatch):
+    """RolloutsFailed pages on-call: an ended execution's check or a no-op round must not."""
+    counted: list[str] = []
+    monkeypatch.setattr(handlers, "count", counted.append)
+    state = handlers.deploy({"rollout": started(world)}, LambdaContext())
+    record = records.get_deployment(world.table, state["deployment_id"])
+    records.update_deployment(world.table, record, status=records.STATUS_ROLLED_BACK)
+    event = recorded("rollout_execution_timed_out.json")
+    event["detail"]["status"] = "FAILED"  # a rolled-back rollout's Fail state
+    handlers.execution_ended(event, LambdaContext())
+    handlers.record_failure(recorded("rollout_failed.json"), LambdaContext())
+    assert counted[-2:] == ["EndedExecutionsFailed", "FailureRounds"]

@@ -227,7 +227,12 @@ def test_a_failed_ab_rollout_takes_the_candidates_weight_away_then_its_config(aw
         strategy="ab",
         requests_per_minute=600,
         candidate=ModelProfile(),
-        deployment={"ab_weight_steps": (10, 50, 100)},
+        # The trial config's update is over after nine minutes; the judge fails after twelve.
+        deployment={
+            "ab_weight_steps": (10, 50, 100),
+            "wait_interval_seconds": 60,
+            "termination_wait_seconds": 0,
+        },
     )
     run = Driver(world, sim, fail=lambda step, state: step == "Judge" and state.rounds >= 12).run()
 
@@ -235,6 +240,23 @@ def test_a_failed_ab_rollout_takes_the_candidates_weight_away_then_its_config(aw
     assert any("UpdateEndpointWeightsAndCapacities {'AllTraffic': 100.0, 'Candidate': 0.0}"
                in text for _, text in sim.events)  # fmt: skip
     assert rollback["EndpointConfigName"] == LIVE_CONFIG
+    assert run.result == "FAILED"
+    assert_back_on_the_recorded_config(world, sim, run)
+
+
+def test_a_failure_while_the_ab_trial_is_provisioned_holds_the_verdict(aws, monkeypatch):
+    world, sim = simulate(
+        monkeypatch,
+        strategy="ab",
+        requests_per_minute=600,
+        candidate=ModelProfile(),
+        deployment={"ab_weight_steps": (10, 50, 100)},
+    )
+    run = Driver(world, sim, fail=lambda step, state: step == "Judge").run()
+
+    # The trial config's update carries the rollback alarms: SageMaker undid it.
+    assert any("in ALARM while baking: SageMaker rolls back" in text for _, text in sim.events)
+    assert sim.updates[-1]["EndpointConfigName"] != LIVE_CONFIG  # no rollback update needed
     assert run.result == "FAILED"
     assert_back_on_the_recorded_config(world, sim, run)
 
