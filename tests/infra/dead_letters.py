@@ -5,7 +5,10 @@ from __future__ import annotations
 from aws_cdk.assertions import Match, Template
 
 
-def assert_encrypted_queue_pages_on_call(template: Template, queue: str) -> None:
+def assert_encrypted_queue_pages_on_call(
+    template: Template, queue: str, *, topic: object = None
+) -> None:
+    """The queue: a rotating key of its own, two weeks' retention, any message pages on-call."""
     properties = template.find_resources("AWS::SQS::Queue")[queue]["Properties"]
     key = properties["KmsMasterKeyId"]["Fn::GetAtt"][0]
     assert template.find_resources("AWS::KMS::Key")[key]["Properties"]["EnableKeyRotation"]
@@ -16,6 +19,8 @@ def assert_encrypted_queue_pages_on_call(template: Template, queue: str) -> None
             "MetricName": "ApproximateNumberOfMessagesVisible",
             "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}],
             "Threshold": 1,
-            "AlarmActions": [{"Fn::ImportValue": Match.string_like_regexp("OnCallTopic")}],
+            "AlarmActions": [
+                topic or {"Fn::ImportValue": Match.string_like_regexp("OnCallTopic")}
+            ],
         },
     )
