@@ -43,13 +43,14 @@ FAILURE_NOTICE = "failure"  # one failure message per deployment, whichever path
 VERIFIED = "verified"  # the endpoint serves the recorded config
 WAITING = "waiting"  # on its way back; look again in a minute
 LOST = "lost"  # it will not get back by itself: on-call must look
+LEFT = "left"  # another rollout holds the lock: the endpoint is that rollout's now
 
 
 @dataclass(frozen=True)
 class Protection:
     """One look at the endpoint on its way back to the recorded config."""
 
-    outcome: str  # VERIFIED, WAITING or LOST
+    outcome: str  # VERIFIED, WAITING, LOST or LEFT
     note: str
 
 
@@ -274,7 +275,7 @@ def record_failure(
     if holder:
         return _conclude(
             report, ctx, record, summary,
-            Protection(LOST, f"the lock is held by rollout {holder}: the endpoint is left to it"),
+            Protection(LEFT, f"the lock is held by rollout {holder}: the endpoint is left to it"),
         )  # fmt: skip
     protection = _protect(ctx, record, summary)
     elapsed = (now - from_iso(report.since)).total_seconds()
@@ -326,13 +327,12 @@ def _conclude(
 ) -> FailureRound:
     verified = protection.outcome == VERIFIED
     outcome = protection.note
-    if not verified:
+    if protection.outcome == LOST:
         outcome = (
             f"the endpoint is NOT verified on the recorded config "
             f"{record.previous_endpoint_config}: {protection.note}"
+            + _lock_kept(ctx, record.deployment_id)
         )
-        if not protection.note.startswith("the lock is held by"):
-            outcome += _lock_kept(ctx, record.deployment_id)
     reason = f"{summary}; {outcome}"
     records.update_deployment(ctx.table, record, status=records.STATUS_FAILED, reason=reason)
     records.add_decision(

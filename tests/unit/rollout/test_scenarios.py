@@ -387,3 +387,20 @@ def test_the_new_fleet_starts_at_the_serving_fleets_size(aws, monkeypatch):
     assert config["ProductionVariants"][0]["InitialInstanceCount"] == 4  # within the bounds
     deploy = [d for d in records.list_decisions(world.table, "d-1") if d["decision"] == "deploy"]
     assert deploy[0]["details"]["instance_count"] == 4
+
+
+def test_a_failed_rollout_whose_lock_was_taken_over_leaves_the_endpoint_alone(aws, monkeypatch):
+    world = make_world(monkeypatch)
+    state = start(world, "d-1")
+    world.clock.advance(world.ctx.lock_lease_seconds + 1)
+    start(world, "d-2")  # d-1's execution had died; d-2 took its expired lock over
+    records.update_deployment(
+        world.table, records.get_deployment(world.table, "d-1"), status="BAKING"
+    )
+    report = FailureReport(deployment_id="d-1", error={"Error": "LockLost"}, state=state.to_event())
+    summary = ending.record_failure(report, world.ctx)
+    assert summary.settled
+    assert "the lock is held by rollout d-2: the endpoint is left to it" in summary.cause
+    assert "NOT verified" not in summary.cause
+    assert records.current_lock(world.table, ENDPOINT)["deployment_id"] == "d-2"
+    assert world.updates == []

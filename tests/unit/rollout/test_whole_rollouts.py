@@ -202,6 +202,12 @@ def test_a_rollback_keeps_the_fleet_size_autoscaling_reached(aws, monkeypatch):
     assert sim.updates[-1]["RetainAllVariantProperties"] is True
     assert sim.live.variants["AllTraffic"]["instances"] == 5
     assert_back_on_the_recorded_config(world, sim, run)
+    # On-call gets the judge's latest numbers with the failure, once.
+    (failed,) = [m for m in world.messages() if m["facts"]["kind"] == "failed"]
+    assert [row["name"] for row in failed["facts"]["metrics"]][:2] == [
+        "error_rate_5xx",
+        "error_rate_4xx",
+    ]
 
 
 def test_an_ab_candidate_never_gets_more_traffic_without_a_promote(aws, monkeypatch):
