@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from guardrails.rollout import schedule
+from guardrails.rollout import metrics, schedule
 from guardrails.rollout.settings import DeploymentSettings, JudgeSettings
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # the new fleet's first traffic
@@ -84,3 +84,20 @@ def test_the_lock_lease_outlasts_the_longest_pause_between_refreshes():
     assert schedule.lock_lease_seconds(JUDGE) == 3 * schedule.BUSY_MAX_DELAY_SECONDS
     slow = JudgeSettings(interval_seconds=600)
     assert schedule.lock_lease_seconds(slow) == 1800
+
+
+def test_the_new_fleets_first_minute_comes_from_the_readers_own_candidate_query():
+    """The veto's fallback clock reads the reader's query ids: renaming them must fail here."""
+    plan = metrics.fleet_plan(
+        kind="native",
+        endpoint_name="e",
+        variant_name="AllTraffic",
+        candidate_variant="",
+        candidate_config="new",
+    )
+    (query,) = [q for q in metrics.metric_queries(plan) if q["Id"] == "b_n5"]
+    stat = query["MetricStat"]
+    assert (stat["Metric"]["MetricName"], stat["Stat"]) == ("Invocation5XXErrors", "SampleCount")
+    assert {"Name": "EndpointConfigName", "Value": "new"} in stat["Metric"]["Dimensions"]
+    series = {"b_n5": {at(120): 3.0, at(60): 0.0, at(180): 5.0}}
+    assert metrics.candidate_minutes(series) == [at(120), at(180)]
