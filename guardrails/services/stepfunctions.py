@@ -1,4 +1,4 @@
-"""The Step Functions seam: starting the rollout and release state machines, reading executions."""
+"""The Step Functions seam: starting the rollout and release state machines."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from guardrails.services.errors import error_code
 
 
 class StepFunctionsSeam:
-    """StartExecution and DescribeExecution over a boto3 client."""
+    """StartExecution over a boto3 client."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -28,9 +28,3 @@ class StepFunctionsSeam:
             return execution_arn(state_machine_arn, name)
         arn: str = response["executionArn"]
         return arn
-
-    def execution_status(self, execution_arn: str) -> str:
-        """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED (or PENDING_REDRIVE) of an execution."""
-        response = self._client.describe_execution(executionArn=execution_arn)
-        status: str = response["status"]
-        return status

@@ -58,9 +58,6 @@ class FakeStepFunctions:
         self.started.append((state_machine_arn, name, json.loads(payload)))
         return f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
 
-    def execution_status(self, execution_arn: str) -> str:
-        return "ABORTED"
-
 
 @dataclass
 class Run:
