@@ -39,7 +39,9 @@ from guardrails.validation import (
 )
 
 __all__ = [
+    "ENVIRONMENTS_CONTEXT_KEY",
     "NATIVE_STRATEGIES",
+    "PIPELINE_CONTEXT_KEY",
     "SOURCE_KINDS",
     "STRATEGIES",
     "AppConfig",

@@ -41,9 +41,12 @@ def aws_environment(env: EnvironmentConfig) -> cdk.Environment | None:
 
 
 def tag(stack: cdk.Stack, environment_name: str) -> None:
-    """The tags every Guardrails stack carries."""
-    cdk.Tags.of(stack).add("project", "sagemaker-deployment-guardrails")
-    cdk.Tags.of(stack).add("environment", environment_name)
+    """The tags every Guardrails stack and its resources carry."""
+    tags = {"project": "sagemaker-deployment-guardrails", "environment": environment_name}
+    for key, value in tags.items():
+        cdk.Tags.of(stack).add(key, value)
+        # @aws-cdk/core:explicitStackTags: Tags.of() tags the resources, no longer the stack.
+        stack.tags.set_tag(key, value)
 
 
 def build_environment(app: cdk.App, config: AppConfig, env: EnvironmentConfig) -> EnvironmentStacks:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import click
 
 from guardrails.cli import render
 from guardrails.cli.config import load_environment
 from guardrails.cli.errors import EXIT_FAILED, InputError
+from guardrails.cli.output import json_option, print_json
 from guardrails.cli.planning import (
     FixedHorizon,
     MetricSpec,
@@ -62,6 +63,7 @@ from guardrails.judge.simulation import Summary, simulate
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Simulation seed.")
 @click.option("--strict", is_flag=True, help="Exit 1 when a warning is printed.")
+@json_option
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -77,6 +79,7 @@ def plan(
     runs: int,
     seed: int,
     strict: bool,
+    as_json: bool,
 ) -> None:
     """Samples and minutes to catch a regression of --margin: fixed horizon and our judge.
 
@@ -100,10 +103,29 @@ def plan(
         catch = simulate(scenario, metric.margin, runs, seed)
         promote = simulate(scenario, 0.0, runs, seed + 1)
 
-    click.echo(_report(metric, traffic, judge, power, fixed, catch, promote))
     warnings = bake_warnings(env, fixed, catch, promote) if env else []
-    for warning in warnings:
-        click.echo(f"Warning: {warning}", err=True)
+    if as_json:
+        print_json(
+            {
+                "environment": env.name if env else None,
+                "metric": {**asdict(metric), "label": metric.label},
+                "traffic": {**asdict(traffic), "canary_share": traffic.canary_share},
+                "judge": asdict(judge),
+                "power": power,
+                "fixed_horizon": asdict(fixed),
+                "simulation": {
+                    "runs": runs,
+                    "seed": seed,
+                    "catch_margin": asdict(catch) if catch else None,
+                    "promote_equal": asdict(promote) if promote else None,
+                },
+                "warnings": warnings,
+            }
+        )
+    else:
+        click.echo(_report(metric, traffic, judge, power, fixed, catch, promote))
+        for warning in warnings:
+            click.echo(f"Warning: {warning}", err=True)
     if warnings and strict:
         ctx.exit(EXIT_FAILED)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import click
@@ -9,8 +10,9 @@ from botocore.exceptions import ClientError
 
 from guardrails import records
 from guardrails.cli.aws import Deployed, connect
-from guardrails.cli.config import load_environment
-from guardrails.cli.errors import Failure, InputError
+from guardrails.cli.config import deployed_environment, env_option
+from guardrails.cli.errors import Failure, InputError, OperationalError
+from guardrails.cli.output import json_option, print_json, say
 from guardrails.rollout.rollback import RollbackRefused, rollback_endpoint
 from guardrails.services.errors import is_not_found
 from guardrails.services.sagemaker import EndpointView, SageMakerSeam
@@ -20,7 +22,7 @@ DEFAULT_REASON = "manual rollback with the guardrails CLI"
 
 
 @click.command()
-@click.option("--env", "env_name", required=True, help="Environment whose endpoint to roll back.")
+@env_option("Environment whose endpoint to roll back.")
 @click.option(
     "--to",
     "target",
@@ -35,9 +37,16 @@ DEFAULT_REASON = "manual rollback with the guardrails CLI"
     is_flag=True,
     help="Roll back even while a rollout holds the endpoint's lock.",
 )
+@json_option
 @click.pass_context
 def rollback(
-    ctx: click.Context, env_name: str, target: str | None, reason: str, yes: bool, force: bool
+    ctx: click.Context,
+    env_name: str,
+    target: str | None,
+    reason: str,
+    yes: bool,
+    force: bool,
+    as_json: bool,
 ) -> None:
     """Start the rollback of ENV's endpoint to the recorded previous endpoint config.
 
@@ -47,19 +56,20 @@ def rollback(
     """
     if not reason.strip():
         raise InputError("--reason: say why the endpoint is rolled back")
-    deployed = connect(load_environment(ctx.obj.config_path, env_name), ctx.obj.profile)
+    deployed = connect(deployed_environment(ctx.obj.config_path, env_name), ctx.obj.profile)
     seam = SageMakerSeam(deployed.client("sagemaker"))
     table = deployed.table()
     endpoint = _endpoint(seam, deployed)
     target, origin = _target(table, deployed, target)
     _refuse_early(seam, table, deployed, endpoint, target, force=force)
-    click.echo(
+    say(
+        as_json,
         f"Endpoint {deployed.endpoint_name} ({deployed.env.name}, account {deployed.account}, "
         f"{deployed.region}) is {endpoint.describe()}.\n"
-        f"Rollback target: {target}{origin}."
+        f"Rollback target: {target}{origin}.",
     )
     if not yes:
-        click.confirm(f"Roll {deployed.endpoint_name} back to {target}?", abort=True)
+        click.confirm(f"Roll {deployed.endpoint_name} back to {target}?", abort=True, err=as_json)
     try:
         result = rollback_endpoint(
             sagemaker=seam,
@@ -75,6 +85,9 @@ def rollback(
         )
     except RollbackRefused as error:
         raise Failure(f"refused: {error}") from None
+    if as_json:
+        print_json({"environment": deployed.env.name, "reason": reason, **asdict(result)})
+        return
     click.echo(result.message)
     if result.changed:
         click.echo(f"Follow it with: guardrails status --env {deployed.env.name}")
@@ -85,7 +98,7 @@ def _endpoint(seam: SageMakerSeam, deployed: Deployed) -> EndpointView:
         return seam.describe_endpoint(deployed.endpoint_name)
     except ClientError as error:
         if is_not_found(error):
-            raise Failure(
+            raise OperationalError(
                 f"endpoint {deployed.endpoint_name}: not found in {deployed.region} "
                 f"(account {deployed.account})"
             ) from None

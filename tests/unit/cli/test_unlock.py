@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from guardrails import records
-from tests.unit.cli import test_operations as operations
+from tests.unit.cli import world as operations
 
 ENDPOINT = operations.ENDPOINT
 run = operations.run
@@ -78,11 +79,21 @@ def test_a_lock_that_changed_hands_meanwhile_is_not_released(world, monkeypatch)
     )
 
 
+def test_json_gives_the_released_lock_and_who_released_it(world):
+    hold(world, ago=timedelta(hours=2))
+    result = run("unlock", "--env", "prod", "--reason", "stale", "--yes", "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["released"]["deployment_id"] == "d-2"
+    assert document["record_status"] == "BAKING"
+    assert document["released_by"] == f"cli:arn:aws:sts::{operations.ACCOUNT}:user/moto"
+
+
 def test_a_reason_is_required(world):
     missing = run("unlock", "--env", "prod", "--yes")
     assert missing.exit_code == 2 and "--reason" in missing.stderr
     blank = run("unlock", "--env", "prod", "--reason", "  ", "--yes")
     assert blank.exit_code == 2
     assert operations.only_line(blank.stderr) == (
-        "Error: --reason: say why the lock is released"
+        "Error: --reason: say why the lock is released, in 1-1000 characters"
     )
