@@ -25,7 +25,9 @@ from guardrails.rollout.settings import (
     DeploymentSettings,
     EndpointSettings,
     JudgeSettings,
+    TrafficSettings,
 )
+from guardrails.rollout.timing import check_native_timing
 from guardrails.validation import (
     ConfigError,
     check_fields,
@@ -50,6 +52,7 @@ __all__ = [
     "EnvironmentConfig",
     "JudgeSettings",
     "PipelineSettings",
+    "TrafficSettings",
     "config_from_context",
     "default_config",
 ]
@@ -136,6 +139,7 @@ class EnvironmentConfig:
     endpoint: EndpointSettings = field(default_factory=EndpointSettings)
     deployment: DeploymentSettings = field(default_factory=DeploymentSettings)
     judge: JudgeSettings = field(default_factory=JudgeSettings)
+    traffic: TrafficSettings = field(default_factory=TrafficSettings)
     notification_emails: tuple[str, ...] = ()  # on-call subscribers of the SNS topic
     smoke_test_payload: str = "0.5,1.2,-0.3,0.8,0.1,-1.1,0.4,0.9"  # text/csv, 1-1024 bytes
 
@@ -160,6 +164,15 @@ class EnvironmentConfig:
         _check_smoke_test_payload(self.smoke_test_payload)
         if self.deployment.strategy == "rolling" and self.endpoint.instance_count < 2:
             fail("endpoint.instance_count", "rolling updates need at least 2 instances")
+        if self.traffic.expected_error_rate >= self.judge.max_error_rate:
+            fail(
+                "traffic.expected_error_rate",
+                f"must be below judge.max_error_rate ({self.judge.max_error_rate:g}): the "
+                "judge never promotes a model at its ceiling "
+                + got(self.traffic.expected_error_rate),
+            )
+        # SageMaker's canary and linear shift traffic on a timer: it must leave the judge time.
+        check_native_timing(self.deployment, self.judge, self.traffic)
 
     @property
     def is_environment_agnostic(self) -> bool:
@@ -282,18 +295,35 @@ class AppConfig:
 
 def _shipped_environments() -> dict[str, dict[str, Any]]:
     """The dev/staging/prod defaults, as field values that overrides replace."""
+    # Traffic: dev and staging have few users; prod plans for its autoscaling set point
+    # (2 instances x 750 invocations a minute). At 300 requests a minute a 10% canary would
+    # need the judge for more than an hour, so staging bakes a 50% canary for 30 minutes;
+    # prod's 25% linear steps get 15 minutes each (the judge needs 10, see README).
     return {
         "dev": dict(
             endpoint=EndpointSettings(instance_count=1, min_capacity=1, max_capacity=2),
             deployment=DeploymentSettings(strategy="all_at_once", wait_interval_seconds=300),
             judge=JudgeSettings(bake_time_seconds=300),
+            traffic=TrafficSettings(expected_requests_per_minute=60),
         ),
-        "staging": dict(deployment=DeploymentSettings(strategy="canary", canary_percent=10)),
+        "staging": dict(
+            deployment=DeploymentSettings(
+                strategy="canary", canary_percent=50, wait_interval_seconds=1800
+            ),
+            judge=JudgeSettings(bake_time_seconds=2400),
+            traffic=TrafficSettings(expected_requests_per_minute=300),
+        ),
         "prod": dict(
             production=True,
             endpoint=EndpointSettings(instance_count=2, min_capacity=2, max_capacity=6),
-            deployment=DeploymentSettings(strategy="linear", linear_step_percent=25),
+            deployment=DeploymentSettings(
+                strategy="linear",
+                linear_step_percent=25,
+                wait_interval_seconds=900,
+                max_execution_timeout_seconds=5400,
+            ),
             judge=JudgeSettings(bake_time_seconds=1800),
+            traffic=TrafficSettings(expected_requests_per_minute=1500),
         ),
     }
 

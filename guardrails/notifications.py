@@ -17,6 +17,7 @@ ROLLED_BACK = "rolled_back"
 ROLLBACK_REQUESTED = "rollback_requested"
 FAILED = "failed"
 STUCK = "stuck"
+UNLOCKED = "unlocked"
 
 _HEADLINES = {
     STARTED: ("Rollout started", "A new model is being rolled out behind the guardrails."),
@@ -29,7 +30,12 @@ _HEADLINES = {
     FAILED: ("Rollout FAILED", "The rollout stopped on an error; read the reason and the record."),
     STUCK: (
         "Rollout stuck",
-        "The judge could not decide within the maximum bake time; the rollout is rolled back.",
+        "The rollout ran out of time (the judge could not decide, or the execution timed "
+        "out); the candidate is taken out.",
+    ),
+    UNLOCKED: (
+        "Lock released",
+        "An operator released a rollout's lock on the endpoint; that rollout no longer holds it.",
     ),
 }
 EVENT_KINDS = tuple(_HEADLINES)

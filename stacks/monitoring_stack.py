@@ -6,6 +6,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.dead_letters import DeadLetterQueue
 from infra.environment.dashboard import EndpointDashboard
 from infra.environment.deployment_events import DeploymentStateNotifications
 from infra.nag import acknowledge_wildcards
@@ -31,8 +32,18 @@ class MonitoringStack(cdk.Stack):
             endpoint_name=config.endpoint_name,
             variant_name=config.endpoint.variant_name,
         )
+        dead_letters = DeadLetterQueue(
+            self,
+            "DeadLetters",
+            purpose=f"deployment state changes of {config.endpoint_name} to on-call",
+            topic=stateful.topic,
+        )
         notifications = DeploymentStateNotifications(
-            self, "DeploymentEvents", endpoint_name=config.endpoint_name, topic=stateful.topic
+            self,
+            "DeploymentEvents",
+            endpoint_name=config.endpoint_name,
+            topic=stateful.topic,
+            dead_letter_queue=dead_letters.queue,
         )
         acknowledge_wildcards(
             notifications,

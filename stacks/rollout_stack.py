@@ -6,6 +6,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.environment.operations_alarms import OperationsAlarms
 from infra.rollout.guarded_rollout import GuardedRollout
 from stacks.endpoint_stack import EndpointStack
 from stacks.stateful_stack import StatefulStack
@@ -39,6 +40,17 @@ class RolloutStack(cdk.Stack):
             model_package_group_name=stateful.pipeline_group_name,
         )
         self.state_machine = rollout.state_machine
+        OperationsAlarms(
+            self,
+            "OperationsAlarms",
+            subject=f"Guardrails {config.name} rollout of {config.endpoint_name}",
+            state_machine=rollout.state_machine,
+            functions={
+                name: rollout.functions[name] for name in ("RecordFailure", "ExecutionEnded")
+            },
+            failed_rollouts=rollout.failed_rollouts,
+            topic=stateful.topic,
+        )
 
         cdk.CfnOutput(
             self,

@@ -1,4 +1,5 @@
-"""`guardrails`: the operator CLI (plan, judge, simulate, start, status, history, abort, rollback).
+"""`guardrails`: the operator CLI (plan, judge, simulate, start, status, history, abort,
+rollback, unlock).
 
 Exit codes: 0 ok; 1 the judge said rollback, a rollout did not promote, a check failed or a
 request was refused; 2 bad usage or input; 3 AWS or another operational error. Every error is
@@ -147,8 +148,9 @@ def _register() -> None:
     from guardrails.cli.simulate_command import simulate
     from guardrails.cli.start_command import start
     from guardrails.cli.status_command import history, status
+    from guardrails.cli.unlock_command import unlock
 
-    for command in (plan, judge, simulate, start, status, history, abort, rollback):
+    for command in (plan, judge, simulate, start, status, history, abort, rollback, unlock):
         cli.add_command(command)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from guardrails import stats
 from guardrails.config import DeploymentSettings, EnvironmentConfig, JudgeSettings
 from guardrails.judge.simulation import Kind, Scenario, Summary
+from guardrails.rollout.timing import baking_percent
 
 
 class PlanError(ValueError):
@@ -110,15 +111,10 @@ def strategy_traffic(env: EnvironmentConfig, rps: float) -> Traffic:
     """The split an environment's strategy bakes on: its smallest step, where data is scarcest."""
     deployment: DeploymentSettings = env.deployment
     strategy = deployment.strategy
-    percent = {
-        "canary": deployment.canary_percent,
-        "linear": deployment.linear_step_percent,
-        "rolling": deployment.rolling_batch_percent,
-        "ab": deployment.ab_weight_steps[0],
-    }.get(strategy)
+    percent = baking_percent(deployment)
     if strategy == "shadow":
         return split_traffic(rps, 50, mirrored=True)
-    if percent is None or percent >= 100:
+    if percent is None:
         raise PlanError(
             f"--canary-share: environments.{env.name}.deployment.strategy is {strategy}, which "
             "sends all traffic to the new model at once; give the share to plan for"

@@ -1,7 +1,9 @@
 """Names and request bodies of the model and endpoint configs a rollout creates. Pure.
 
-New configs copy the live config's shape (instance type and count, KMS key, data capture) and
-swap in the new model, so a rollout changes the model and nothing else.
+New configs copy the live config's shape (instance type, KMS key, data capture) and swap in the
+new model, so a rollout changes the model and nothing else; the instance count is what the
+endpoint serves with now (autoscaling's), which the caller passes in. Variant names are kept,
+so autoscaling's scalable target (endpoint/<name>/variant/<variant>) survives the update.
 """
 
 from __future__ import annotations
@@ -121,10 +123,17 @@ def config_requests(
     names: ResourceNames,
     first_weight: int,
     deployment_id: str,
+    instance_count: int | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """CreateEndpointConfig requests by role: "new" always, "trial" for A/B and shadow."""
+    """CreateEndpointConfig requests by role: "new" always, "trial" for A/B and shadow.
+
+    `instance_count` replaces the live config's InitialInstanceCount for every instance-based
+    variant (serverless variants have none).
+    """
     shape = {k: live_config[k] for k in _CONFIG_FIELDS if live_config.get(k)}
     live_variant = production_variant(live_config, variant_name)
+    if instance_count is not None and "InitialInstanceCount" in live_variant:
+        live_variant["InitialInstanceCount"] = instance_count
     new_variant = {**live_variant, "ModelName": model_name, "InitialVariantWeight": 1.0}
     requests = {
         "new": {

@@ -20,6 +20,7 @@ from guardrails.rollout import ending, steps
 from guardrails.rollout.context import RolloutContext
 from guardrails.rollout.settings import load_settings
 from guardrails.rollout.state import (
+    EndedExecution,
     FailureReport,
     FinishRequest,
     StartRequest,
@@ -30,6 +31,7 @@ from guardrails.services.cloudwatch import CloudWatchSeam
 from guardrails.services.errors import transient_errors
 from guardrails.services.sagemaker import SageMakerSeam
 from guardrails.services.sns import Notifier
+from guardrails.services.stepfunctions import StepFunctionsSeam
 
 
 class _Request(Protocol):
@@ -56,6 +58,7 @@ def rollout_context() -> RolloutContext:
         cloudwatch=CloudWatchSeam(clients.client("cloudwatch")),
         notifier=Notifier(clients.client("sns"), settings.topic_arn),
         table=clients.table(settings.table_name),
+        stepfunctions=StepFunctionsSeam(clients.client("stepfunctions")),
     )
 
 
@@ -99,9 +102,16 @@ finish = step_handler(
     lambda request, ctx: ending.finish(request.state, request.expected, ctx),
     counter=lambda _, state: f"Rollouts{state.result.title().replace('_', '')}",
 )
-record_failure = step_handler(FailureReport.parse, ending.record_failure, counter="RolloutsFailed")
-execution_ended = step_handler(
-    FailureReport.from_execution_event,
+record_failure = step_handler(
+    FailureReport.parse,
     ending.record_failure,
-    counter=lambda report, _: "RolloutsTimedOut" if report.stuck else "RolloutsAborted",
+    # RolloutsFailed pages on-call (OperationsAlarms): only failures this round recorded.
+    counter=lambda _, result: (
+        "RolloutsFailed" if result.settled and result.recorded else "FailureRounds"
+    ),
+)
+execution_ended = step_handler(
+    EndedExecution.parse,
+    ending.execution_ended,
+    counter=lambda ended, _: f"EndedExecutions{ended.status.title().replace('_', '')}",
 )

@@ -244,3 +244,11 @@ def _mean_arm(fields: Mapping[str, Minutes]) -> dict[str, float | int] | None:
         bound = (max(highs) - min(lows)) / 2 / MICROSECONDS_PER_MILLISECOND
         std = min(std, max(bound, 0.0))
     return {"n": n, "mean": mean, "std": std}
+
+
+def candidate_minutes(series: Mapping[str, Minutes]) -> list[datetime]:
+    """The minutes in which the candidate fleet served requests, oldest first.
+
+    Its 5xx SampleCount counts every request it answered (the "b_" queries are the candidate's).
+    """
+    return sorted(stamp for stamp, count in series.get("b_n5", {}).items() if count > 0)

@@ -42,6 +42,7 @@ TABLE_NAME = "TABLE_NAME"
 TOPIC_ARN = "TOPIC_ARN"
 MODEL_ROLE_ARN = "MODEL_ROLE_ARN"
 ROLLBACK_ALARM_NAMES = "ROLLBACK_ALARM_NAMES"  # JSON list
+ENDPOINT_SETTINGS = "ENDPOINT_SETTINGS"  # JSON object: EndpointSettings
 DEPLOYMENT_SETTINGS = "DEPLOYMENT_SETTINGS"  # JSON object: DeploymentSettings
 JUDGE_SETTINGS = "JUDGE_SETTINGS"  # JSON object: JudgeSettings
 SMOKE_TEST_PAYLOAD = "SMOKE_TEST_PAYLOAD"
@@ -160,6 +161,28 @@ class JudgeSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TrafficSettings:
+    """The traffic a rollout bakes on, which the timing check sizes the native intervals for."""
+
+    # Requests per minute to the endpoint while a rollout bakes (all variants together); None
+    # skips the timing check (guardrails.rollout.timing).
+    expected_requests_per_minute: float | None = None
+    expected_error_rate: float = 0.001  # 5xx (and 4xx) share of a healthy model's requests
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if self.expected_requests_per_minute is not None:
+            check_range(
+                "expected_requests_per_minute",
+                self.expected_requests_per_minute,
+                1,
+                1e8,
+                " requests per minute",
+            )
+        check_range("expected_error_rate", self.expected_error_rate, 0, 0.5)
+
+
+@dataclass(frozen=True, kw_only=True)
 class RolloutSettings:
     """Everything a rollout step needs to know about its environment."""
 
@@ -171,6 +194,7 @@ class RolloutSettings:
     topic_arn: str
     model_role_arn: str
     rollback_alarm_names: tuple[str, ...]
+    endpoint: EndpointSettings = field(default_factory=EndpointSettings)
     deployment: DeploymentSettings = field(default_factory=DeploymentSettings)
     judge: JudgeSettings = field(default_factory=JudgeSettings)
     smoke_test_payload: str
@@ -184,6 +208,7 @@ def settings_environment(
     environment: str,
     endpoint_name: str,
     variant_name: str,
+    endpoint: EndpointSettings,
     deployment: DeploymentSettings,
     judge: JudgeSettings,
     smoke_test_payload: str,
@@ -193,6 +218,7 @@ def settings_environment(
         ENVIRONMENT: environment,
         ENDPOINT_NAME: endpoint_name,
         VARIANT_NAME: variant_name,
+        ENDPOINT_SETTINGS: _json(endpoint),
         DEPLOYMENT_SETTINGS: _json(deployment),
         JUDGE_SETTINGS: _json(judge),
         SMOKE_TEST_PAYLOAD: smoke_test_payload,
@@ -221,6 +247,9 @@ def load_settings(environ: Mapping[str, str]) -> RolloutSettings:
         topic_arn=env_text(environ, TOPIC_ARN),
         model_role_arn=env_text(environ, MODEL_ROLE_ARN),
         rollback_alarm_names=tuple(alarms),
+        endpoint=from_mapping(
+            EndpointSettings, env_json(environ, ENDPOINT_SETTINGS, dict), path=ENDPOINT_SETTINGS
+        ),
         deployment=from_mapping(
             DeploymentSettings,
             env_json(environ, DEPLOYMENT_SETTINGS, dict),

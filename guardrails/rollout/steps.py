@@ -6,7 +6,7 @@ state. Every step may run twice (Step Functions retries): each checks what is al
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from guardrails import records
@@ -20,18 +20,21 @@ from guardrails.rollout.metrics import (
     PERIOD_SECONDS,
     VERDICT_OK,
     VERDICT_ROLLBACK,
+    candidate_minutes,
     fleet_plan,
     judge_request,
     metric_queries,
 )
 from guardrails.rollout.policy import ADVANCE, COMPLETE, ROLLBACK, Situation, next_action
 from guardrails.rollout.rollback import EndpointBusy
+from guardrails.rollout.schedule import METRICS_DELAY_SECONDS, veto_reason
 from guardrails.rollout.state import (
     RolloutError,
     RolloutRefused,
     RolloutState,
     StartRequest,
 )
+from guardrails.services.sagemaker import EndpointView
 
 
 def start(request: StartRequest, ctx: RolloutContext) -> RolloutState:
@@ -45,24 +48,83 @@ def start(request: StartRequest, ctx: RolloutContext) -> RolloutState:
             f"endpoint {s.endpoint_name} is {endpoint.describe()}: a rollout starts only from "
             "InService"
         )
+    _refuse_unjudged_candidate(endpoint, request.deployment_id, ctx)
     try:
-        records.acquire_lock(
-            ctx.table,
-            endpoint_name=s.endpoint_name,
-            deployment_id=request.deployment_id,
+        taken_over = ctx.acquire_lock(
+            request.deployment_id,
             started_by=request.started_by,
+            execution_arn=request.execution_arn,
         )
     except records.LockHeldError as error:
         raise RolloutRefused(f"rollout refused: {error}") from None
     try:
         state = _record_start(request, endpoint.config_name, ctx)
-        ctx.notifier.notify(ctx.event(STARTED, state, reason=request.reason))
+        reason = request.reason
+        if taken_over:
+            reason = _take_over(taken_over, state, ctx) + (f"; {reason}" if reason else "")
+        ctx.notify_once(ctx.event(STARTED, state, reason=reason))
     except Exception:
         records.release_lock(
             ctx.table, endpoint_name=s.endpoint_name, deployment_id=request.deployment_id
         )
         raise
     return state
+
+
+def _refuse_unjudged_candidate(
+    endpoint: EndpointView, deployment_id: str, ctx: RolloutContext
+) -> None:
+    """A rollout never starts from another rollout's candidate that the judge did not promote.
+
+    Its "live config" would become the new rollout's rollback target: an unjudged model.
+    """
+    for record in records.list_deployments(ctx.table, ctx.settings.endpoint_name, limit=5):
+        candidates = {record.new_endpoint_config, record.trial_endpoint_config} - {""}
+        if (
+            record.deployment_id != deployment_id
+            and endpoint.config_name in candidates
+            and record.status != records.STATUS_PROMOTED
+        ):
+            raise RolloutRefused(
+                f"endpoint {endpoint.name} serves {endpoint.config_name}, the candidate of "
+                f"rollout {record.deployment_id} ({record.status}), which the judge never "
+                f"promoted: roll it back to {record.previous_endpoint_config} first "
+                "(guardrails rollback)"
+            )
+
+
+def _take_over(lock: dict[str, Any], state: RolloutState, ctx: RolloutContext) -> str:
+    """Record that this rollout took over another's expired lock, on both rollouts."""
+    previous = str(lock.get("deployment_id", ""))
+    expiry = records.lock_expiry(lock) or "unknown"
+    note = (
+        f"took over the expired lock of rollout {previous} (started by "
+        f"{lock.get('started_by')}, lease ended {expiry})"
+    )
+    records.add_decision(
+        ctx.table,
+        deployment_id=state.deployment_id,
+        decision="lock_takeover",
+        reason=note,
+        decided_by="rollout",
+        details={"lock": lock},
+    )
+    records.add_decision(
+        ctx.table,
+        deployment_id=previous,
+        decision="lock_taken_over",
+        reason=f"its lock expired at {expiry}; rollout {state.deployment_id} took it over",
+        decided_by="rollout",
+    )
+    stale = ctx.find_record(previous)
+    if stale is not None and stale.status not in records.FINAL_STATUSES:
+        records.update_deployment(
+            ctx.table,
+            stale,
+            status=records.STATUS_FAILED,
+            reason=f"its lock expired at {expiry} and rollout {state.deployment_id} took it over",
+        )
+    return note
 
 
 def _record_start(request: StartRequest, live_config: str, ctx: RolloutContext) -> RolloutState:
@@ -114,6 +176,7 @@ def _record_start(request: StartRequest, live_config: str, ctx: RolloutContext) 
 def deploy(state: RolloutState, ctx: RolloutContext) -> RolloutState:
     """Create the model and configs, then start the endpoint update with the strategy."""
     s = ctx.settings
+    ctx.hold_lock(state.deployment_id)
     sagemaker = ctx.sagemaker
     kind = s.deployment.kind
     target = state.trial_config or state.new_config
@@ -136,6 +199,7 @@ def deploy(state: RolloutState, ctx: RolloutContext) -> RolloutState:
     if live_config is None:
         raise RolloutError(f"endpoint config {state.previous_config} does not exist")
     live_variant = shapes.production_variant(live_config, s.variant_name)
+    instances = _fleet_size(endpoint, live_variant, ctx)
     if sagemaker.model(state.model_name) is None:
         package = sagemaker.model_package(state.model_package_arn)
         sagemaker.create_model(
@@ -157,6 +221,7 @@ def deploy(state: RolloutState, ctx: RolloutContext) -> RolloutState:
         names=shapes.resource_names(s.endpoint_name, state.deployment_id),
         first_weight=s.deployment.ab_weight_steps[0],
         deployment_id=state.deployment_id,
+        instance_count=instances,
     )
     for request in requests.values():
         if sagemaker.endpoint_config(request["EndpointConfigName"]) is None:
@@ -177,9 +242,26 @@ def deploy(state: RolloutState, ctx: RolloutContext) -> RolloutState:
         decision="deploy",
         reason=f"UpdateEndpoint {state.previous_config} -> {target} ({state.strategy})",
         decided_by="rollout",
-        details={"target_config": target, "deployment_config": deployment_config},
+        details={
+            "target_config": target,
+            "deployment_config": deployment_config,
+            "instance_count": instances,
+        },
     )
     return _baking(state, ctx, f"update to {target} started ({state.strategy})")
+
+
+def _fleet_size(endpoint: EndpointView, live_variant: dict[str, Any], ctx: RolloutContext) -> int:
+    """The new fleet's instances: what serves now (autoscaling's count), within the bounds.
+
+    The live config's InitialInstanceCount is what the endpoint started with, not what it has
+    now: copying it would shrink an endpoint scaled out for the whole bake.
+    """
+    bounds = ctx.settings.endpoint
+    serving = endpoint.instance_counts.get(ctx.settings.variant_name) or int(
+        live_variant.get("InitialInstanceCount") or bounds.instance_count
+    )
+    return min(bounds.max_capacity, max(bounds.min_capacity, serving))
 
 
 def _baking(state: RolloutState, ctx: RolloutContext, note: str) -> RolloutState:
@@ -193,6 +275,7 @@ def judge(state: RolloutState, ctx: RolloutContext) -> RolloutState:
     """Read both fleets' metrics, ask the judge, record and publish its verdict, decide."""
     s = ctx.settings
     now = ctx.now()
+    ctx.hold_lock(state.deployment_id)
     kind = s.deployment.kind
     endpoint = ctx.sagemaker.describe_endpoint(s.endpoint_name)
     candidate_config = state.new_config if kind == "native" else state.trial_config
@@ -209,6 +292,19 @@ def judge(state: RolloutState, ctx: RolloutContext) -> RolloutState:
     series = ctx.cloudwatch.metric_data(metric_queries(plan), start=window_start, end=window_end)
     request = judge_request(series, plan=plan, settings=s.judge)
     verdict = evaluate(request)
+    promoted_at = to_iso(now) if verdict["decision"] == "promote" else state.promoted_at
+    traffic_since = state.traffic_since
+    veto = ""
+    if kind == "native":
+        traffic_since = _traffic_since(state, endpoint, series)
+        if endpoint.busy:
+            veto = veto_reason(
+                s.deployment,
+                s.judge,
+                traffic_since=from_iso(traffic_since or _provisional_start(state, now)),
+                promoted_at=from_iso(promoted_at) if promoted_at else None,
+                now=now,
+            )
     steps = s.deployment.ab_weight_steps
     decided = next_action(
         Situation(
@@ -226,6 +322,7 @@ def judge(state: RolloutState, ctx: RolloutContext) -> RolloutState:
             max_bake_time_seconds=s.judge.max_bake_time_seconds,
             wait_interval_seconds=s.deployment.wait_interval_seconds,
             at_last_step=state.ab_step + 2 >= len(steps),
+            veto=veto,
         )
     )
     rollback = decided.action == ROLLBACK
@@ -239,6 +336,8 @@ def judge(state: RolloutState, ctx: RolloutContext) -> RolloutState:
         "action_reason": decided.reason,
         "endpoint": endpoint.describe(),
         "elapsed_seconds": round((now - since).total_seconds()),
+        "traffic_since": traffic_since,
+        "veto": veto,
     }
     records.add_decision(
         ctx.table,
@@ -253,7 +352,7 @@ def judge(state: RolloutState, ctx: RolloutContext) -> RolloutState:
         ctx.table, record, last_decision=f"{verdict['decision']} -> {decided.action}"
     )
     if decided.stuck:
-        ctx.notifier.notify(
+        ctx.notify_once(
             ctx.event(
                 STUCK,
                 state,
@@ -265,13 +364,39 @@ def judge(state: RolloutState, ctx: RolloutContext) -> RolloutState:
         )
     outcome = {COMPLETE: "promote", ROLLBACK: "rollback"}.get(decided.action, "")
     return state.with_changes(
-        action=decided.action, outcome=outcome, rounds=state.rounds + 1, note=decided.reason
+        action=decided.action,
+        outcome=outcome,
+        rounds=state.rounds + 1,
+        note=decided.reason,
+        traffic_since=traffic_since,
+        promoted_at=promoted_at,
     )
+
+
+def _traffic_since(state: RolloutState, endpoint: EndpointView, series: Any) -> str:
+    """When the new fleet first took traffic: SageMaker's word, else its first minute of data.
+
+    "" while neither says (the fleet is still provisioned, or its first minute is not in
+    CloudWatch yet).
+    """
+    known = [from_iso(state.traffic_since)] if state.traffic_since else []
+    if endpoint.pending_config_name == state.new_config and endpoint.pending_traffic_since:
+        known.append(endpoint.pending_traffic_since)
+    minutes = candidate_minutes(series)
+    if minutes:
+        known.append(minutes[0])
+    return to_iso(min(known)) if known else ""
+
+
+def _provisional_start(state: RolloutState, now: datetime) -> str:
+    """The earliest the new fleet may have taken traffic that CloudWatch does not show yet."""
+    return to_iso(max(from_iso(state.baking_since), now - timedelta(seconds=METRICS_DELAY_SECONDS)))
 
 
 def shift(state: RolloutState, ctx: RolloutContext) -> RolloutState:
     """A/B: the next weight step ("advance"); A/B and shadow: the guarded final update."""
     s = ctx.settings
+    ctx.hold_lock(state.deployment_id)
     kind = s.deployment.kind
     endpoint = ctx.sagemaker.describe_endpoint(s.endpoint_name)
     if state.action == ADVANCE:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -18,6 +19,8 @@ from guardrails.services.errors import is_not_found
 IN_SERVICE = "InService"
 # Statuses in which SageMaker is still changing the endpoint: no UpdateEndpoint is possible.
 BUSY_STATUSES = ("Creating", "Updating", "SystemUpdating", "RollingBack")
+# Variant statuses of a pending (blue/green) deployment once its fleet takes traffic.
+TRAFFIC_STATUSES = ("ActivatingTraffic", "Baking")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +33,12 @@ class EndpointView:
     pending_config_name: str = ""  # the config a running update moves to, when SageMaker says
     failure_reason: str = ""
     weights: Mapping[str, float] = field(default_factory=dict)  # current weight per variant
+    # Instances per variant of the serving fleet: the larger of SageMaker's current and
+    # desired count, so a scale-out under way counts.
+    instance_counts: Mapping[str, int] = field(default_factory=dict)
+    # When the pending deployment's fleet first took traffic (its first ActivatingTraffic or
+    # Baking status), when SageMaker says so; None while it is provisioned or unknown.
+    pending_traffic_since: datetime | None = None
 
     @property
     def in_service(self) -> bool:
@@ -60,6 +69,13 @@ class SageMakerSeam:
         """The endpoint's status and config; ClientError when it does not exist."""
         response = self._client.describe_endpoint(EndpointName=name)
         pending = response.get("PendingDeploymentSummary") or {}
+        variants = response.get("ProductionVariants", [])
+        traffic_times = [
+            status["StartTime"]
+            for variant in pending.get("ProductionVariants", [])
+            for status in variant.get("VariantStatus", [])
+            if status.get("Status") in TRAFFIC_STATUSES and status.get("StartTime")
+        ]
         return EndpointView(
             name=name,
             status=response["EndpointStatus"],
@@ -68,8 +84,16 @@ class SageMakerSeam:
             failure_reason=response.get("FailureReason") or "",
             weights={
                 variant["VariantName"]: float(variant.get("CurrentWeight", 0.0))
-                for variant in response.get("ProductionVariants", [])
+                for variant in variants
             },
+            instance_counts={
+                variant["VariantName"]: max(
+                    int(variant.get("CurrentInstanceCount") or 0),
+                    int(variant.get("DesiredInstanceCount") or 0),
+                )
+                for variant in variants
+            },
+            pending_traffic_since=min(traffic_times) if traffic_times else None,
         )
 
     def endpoint_config(self, name: str) -> dict[str, Any] | None:
@@ -158,14 +182,30 @@ class SageMakerSeam:
         self._client.create_endpoint_config(**request)
 
     def update_endpoint(
-        self, name: str, config_name: str, deployment_config: Mapping[str, Any] | None
+        self,
+        name: str,
+        config_name: str,
+        deployment_config: Mapping[str, Any] | None,
+        *,
+        keep_instance_counts: bool = False,
     ) -> None:
-        """Move the endpoint to `config_name`; without a DeploymentConfig no alarm can undo it."""
+        """Move the endpoint to `config_name`; without a DeploymentConfig no alarm can undo it.
+
+        `keep_instance_counts`: variants that keep their name keep the instance count the
+        endpoint has now (autoscaling's), not the config's (RetainAllVariantProperties, with
+        weights and data capture taken from the config).
+        """
         request: dict[str, Any] = {"EndpointName": name, "EndpointConfigName": config_name}
         if deployment_config is not None:
             request["DeploymentConfig"] = dict(deployment_config)
         else:
             request["RetainDeploymentConfig"] = False
+        if keep_instance_counts:
+            request["RetainAllVariantProperties"] = True
+            request["ExcludeRetainedVariantProperties"] = [
+                {"VariantPropertyType": "DesiredWeight"},
+                {"VariantPropertyType": "DataCaptureConfig"},
+            ]
         self._client.update_endpoint(**request)
 
     def update_weights(self, name: str, weights: Mapping[str, float]) -> None:

@@ -8,8 +8,8 @@ import aws_cdk.aws_kms as kms
 import aws_cdk.aws_s3 as s3
 from constructs import Construct
 
+from infra.environment.image_registries import XGBOOST_REPOSITORY, built_in_algorithm_repositories
 from infra.environment.released_artifacts import ReleasedArtifacts
-from infra.image_registries import XGBOOST_REPOSITORY, built_in_algorithm_repositories
 from infra.nag import acknowledge_wildcards, acknowledge_wildcards_when_resolved
 
 DATA_CAPTURE_PREFIX = "data-capture"

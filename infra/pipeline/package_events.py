@@ -17,6 +17,7 @@ from constructs import Construct
 
 from guardrails.release import rules, settings
 from guardrails.release.events import DETAIL_TYPE
+from infra.dead_letters import DeadLetterQueue
 from infra.encrypted_logs import EncryptedLogs
 from infra.lambda_function import GuardrailsFunction
 from infra.nag import acknowledge_wildcards
@@ -53,6 +54,10 @@ class PackageStateEvents(Construct):
                 for deploy_env in deploy_environments
             ]
         )
+        # A lost "Rejected" event would leave a rejected model serving: nothing may be lost.
+        dead_letters = DeadLetterQueue(
+            self, "DeadLetters", purpose="model package approvals and rejections", topic=on_call
+        )
         handler = GuardrailsFunction(
             Construct(self, "Handler"),
             handler="guardrails.release.handlers.package_state",
@@ -67,6 +72,7 @@ class PackageStateEvents(Construct):
             },
             code=code,
             logs=logs,
+            dead_letter_queue=dead_letters.queue,
         )
         self.function, role = handler.function, handler.role
 
@@ -111,7 +117,11 @@ class PackageStateEvents(Construct):
                     "ModelApprovalStatus": [rules.APPROVED, rules.REJECTED],
                 },
             ),
-            targets=[targets.LambdaFunction(self.function, retry_attempts=4)],
+            targets=[
+                targets.LambdaFunction(
+                    self.function, retry_attempts=4, dead_letter_queue=dead_letters.queue
+                )
+            ],
         )
 
         acknowledge_wildcards(

@@ -9,7 +9,7 @@ import aws_cdk.aws_s3 as s3
 from constructs import Construct
 
 from guardrails.release.rules import PENDING
-from infra.image_registries import (
+from infra.environment.image_registries import (
     SCIKIT_LEARN_REPOSITORY,
     XGBOOST_REPOSITORY,
     built_in_algorithm_repositories,

@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 import aws_cdk as cdk
 import aws_cdk.aws_lambda as lambda_
+import aws_cdk.aws_sqs as sqs
 from constructs import Construct
 
 from infra import lambda_code
@@ -21,6 +22,7 @@ class Step(NamedTuple):
     handler: str  # full dotted path of the Lambda handler
     timeout_seconds: int
     capabilities: tuple[str, ...]  # see RolloutPermissions
+    invoked_by_events: bool = False  # asynchronously, by an EventBridge rule: dead letters
 
 
 # A failed or ended rollout: record it, tell on-call, put the endpoint back.
@@ -66,7 +68,9 @@ STEPS: dict[str, Step] = {
         "guardrails.rollout.handlers.finish", 60, ("records", "notify", "read_endpoint")
     ),
     "RecordFailure": Step("guardrails.rollout.handlers.record_failure", 60, _CLEAN_UP),
-    "ExecutionEnded": Step("guardrails.rollout.handlers.execution_ended", 60, _CLEAN_UP),
+    "ExecutionEnded": Step(
+        "guardrails.rollout.handlers.execution_ended", 60, _CLEAN_UP, invoked_by_events=True
+    ),
 }
 
 
@@ -82,6 +86,7 @@ class RolloutFunctions(Construct):
         endpoint_name: str,
         permissions: RolloutPermissions,
         logs: EncryptedLogs,
+        dead_letter_queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, id_)
         code = lambda_code.runtime_code()
@@ -97,6 +102,7 @@ class RolloutFunctions(Construct):
                 code=code,
                 logs=logs,
                 timeout=cdk.Duration.seconds(step.timeout_seconds),
+                dead_letter_queue=dead_letter_queue if step.invoked_by_events else None,
             )
             permissions.grant(function.role, step.capabilities)
             permissions.acknowledge(function.role, step.capabilities)

@@ -14,8 +14,11 @@ import aws_cdk.aws_kms as kms
 import aws_cdk.aws_sns as sns
 from constructs import Construct
 
+from guardrails.observability import NAMESPACE
 from guardrails.rollout import settings as rollout_settings
+from guardrails.rollout.state import ENDED_EXECUTIONS
 from infra.config import EnvironmentConfig
+from infra.dead_letters import DeadLetterQueue
 from infra.encrypted_logs import EncryptedLogs
 from infra.environment.endpoint import GuardedEndpoint
 from infra.environment.released_artifacts import ReleasedArtifacts
@@ -29,7 +32,9 @@ class GuardedRollout(Construct):
     """Start, deploy, judge every interval, then promote or roll back; any failure is recorded.
 
     The state machine owns which endpoint config the endpoint serves once it exists; see
-    docs/architecture.md. Executions that time out or are aborted are cleaned up by a rule.
+    docs/architecture.md. Executions that time out, are aborted or fail unrecorded are handed
+    by a rule to ExecutionEnded, which starts a clean-up execution; what the rule or that
+    function could not deliver lands in a dead-letter queue that pages on-call.
     """
 
     def __init__(
@@ -58,11 +63,13 @@ class GuardedRollout(Construct):
             description=f"Guardrails rollout logs of {endpoint.endpoint_name}",
             retain=config.production,
         )
+        service = f"rollout-{config.name}"  # Powertools metrics per environment
         environment = {
             **rollout_settings.settings_environment(
                 environment=config.name,
                 endpoint_name=endpoint.endpoint_name,
                 variant_name=endpoint.variant_name,
+                endpoint=config.endpoint,
                 deployment=config.deployment,
                 judge=config.judge,
                 smoke_test_payload=config.smoke_test_payload,
@@ -75,8 +82,8 @@ class GuardedRollout(Construct):
             rollout_settings.ROLLBACK_ALARM_NAMES: stack.to_json_string(
                 [alarm.alarm_name for alarm in rollback_alarms]
             ),
-            "POWERTOOLS_SERVICE_NAME": "rollout",
-            "POWERTOOLS_METRICS_NAMESPACE": "Guardrails",
+            "POWERTOOLS_SERVICE_NAME": service,
+            "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
         }
         permissions = RolloutPermissions(
             self,
@@ -88,6 +95,12 @@ class GuardedRollout(Construct):
             rollback_alarms=rollback_alarms,
             released=released,
         )
+        self.dead_letters = DeadLetterQueue(
+            self,
+            "DeadLetters",
+            purpose=f"the rollout of {endpoint.endpoint_name}: ended executions not cleaned up",
+            topic=topic,
+        )
         functions = RolloutFunctions(
             self,
             "Functions",
@@ -95,8 +108,17 @@ class GuardedRollout(Construct):
             endpoint_name=endpoint.endpoint_name,
             permissions=permissions,
             logs=self.logs,
+            dead_letter_queue=self.dead_letters.queue,
         )
         self.functions = functions.functions
+        # Settled failure rounds, counted by the RecordFailure handler (Powertools).
+        self.failed_rollouts = cloudwatch.Metric(
+            namespace=NAMESPACE,
+            metric_name="RolloutsFailed",
+            dimensions_map={"service": service},
+            statistic="Sum",
+            period=cdk.Duration.minutes(5),
+        )
 
         # The ExecutionEnded function is the rule's target below, not a state.
         invoked = [f for step, f in self.functions.items() if step != "ExecutionEnded"]
@@ -110,18 +132,28 @@ class GuardedRollout(Construct):
             timeout=state_machine_timeout(config),
             invoked_functions=invoked,
         ).state_machine
-        # A timed-out or aborted execution runs no Catch: clean up its lock and record here.
+        # A timed-out or aborted execution runs no Catch, and a failed one may not have
+        # recorded its failure: ExecutionEnded checks, and starts a clean-up execution.
+        ended = self.functions["ExecutionEnded"]
+        self.state_machine.grant_start_execution(ended)
         events.Rule(
             self,
             "ExecutionEndedRule",
-            description=f"Timed-out or aborted rollouts of {endpoint.endpoint_name}",
+            description=f"Timed-out, aborted or failed rollouts of {endpoint.endpoint_name}",
             event_pattern=events.EventPattern(
                 source=["aws.states"],
                 detail_type=["Step Functions Execution Status Change"],
                 detail={
                     "stateMachineArn": [self.state_machine.state_machine_arn],
-                    "status": ["TIMED_OUT", "ABORTED"],
+                    "status": list(ENDED_EXECUTIONS),
                 },
             ),
-            targets=[targets.LambdaFunction(self.functions["ExecutionEnded"], retry_attempts=4)],
+            targets=[
+                targets.LambdaFunction(
+                    ended,
+                    retry_attempts=4,
+                    max_event_age=cdk.Duration.hours(2),
+                    dead_letter_queue=self.dead_letters.queue,
+                )
+            ],
         )

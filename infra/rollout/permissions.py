@@ -49,6 +49,16 @@ class RolloutPermissions:
         self._table = table
         self._topic = topic
         self._released = released
+        # Endpoint configs name the environment's key: SageMaker takes a grant on it for the
+        # role that creates the config or moves the endpoint onto it (botocore's KmsKeyId).
+        encrypted_configs = [
+            _allow(["kms:DescribeKey"], [key.key_arn]),
+            iam.PolicyStatement(
+                actions=["kms:CreateGrant"],
+                resources=[key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            ),
+        ]
         self._statements: dict[str, list[iam.PolicyStatement]] = {
             "read_endpoint": [
                 _allow(["sagemaker:DescribeEndpoint"], [endpoint]),
@@ -59,6 +69,7 @@ class RolloutPermissions:
                     ["sagemaker:UpdateEndpoint", "sagemaker:UpdateEndpointWeightsAndCapacities"],
                     [endpoint, self.any_config],
                 ),
+                *encrypted_configs,
             ],
             "create_models": [
                 _allow(["sagemaker:DescribeModel"], [self.any_model]),
@@ -76,13 +87,7 @@ class RolloutPermissions:
                     resources=[model_role.role_arn],
                     conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
                 ),
-                # Endpoint configs name the environment's key; SageMaker takes a grant on it.
-                _allow(["kms:DescribeKey"], [key.key_arn]),
-                iam.PolicyStatement(
-                    actions=["kms:CreateGrant"],
-                    resources=[key.key_arn],
-                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-                ),
+                *encrypted_configs,
             ],
             "read_model_packages": [_allow(["sagemaker:DescribeModelPackage"], [self.packages])],
             "invoke": [_allow(["sagemaker:InvokeEndpoint"], [endpoint])],
@@ -100,6 +105,7 @@ class RolloutPermissions:
         }
 
     def grant(self, role: iam.IRole, capabilities: Iterable[str]) -> None:
+        granted: list[iam.PolicyStatement] = []
         for capability in capabilities:
             if capability == "records":
                 self._table.grant_read_write_data(role)
@@ -109,7 +115,9 @@ class RolloutPermissions:
                 self._released.grant_read_models(role)
             else:
                 for statement in self._statements[capability]:
-                    role.add_to_principal_policy(statement)
+                    if statement not in granted:  # the key's grant comes with two capabilities
+                        granted.append(statement)
+                        role.add_to_principal_policy(statement)
 
     def acknowledge(self, role: iam.IRole, capabilities: Sequence[str]) -> None:
         """The reasons for each wildcard the capabilities need, on this role only."""

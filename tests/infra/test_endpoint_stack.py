@@ -42,7 +42,8 @@ def test_dev_uses_all_at_once_blue_green(template_of):
     )
 
 
-def test_staging_uses_a_canary_of_ten_percent(template_of):
+def test_staging_bakes_a_half_canary_for_half_an_hour(template_of):
+    """Few users: a 10% canary would need the judge for more than an hour (README)."""
     template_of("staging", "endpoint").has_resource_properties(
         "AWS::SageMaker::Endpoint",
         {
@@ -51,8 +52,8 @@ def test_staging_uses_a_canary_of_ten_percent(template_of):
                     {
                         "TrafficRoutingConfiguration": {
                             "Type": "CANARY",
-                            "WaitIntervalInSeconds": 600,
-                            "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
+                            "WaitIntervalInSeconds": 1800,
+                            "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50},
                         }
                     }
                 ),
@@ -68,9 +69,11 @@ def test_prod_shifts_traffic_linearly(template_of):
     ]
     assert routing == {
         "Type": "LINEAR",
-        "WaitIntervalInSeconds": 600,
+        "WaitIntervalInSeconds": 900,
         "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25},
     }
+    policy = deployment_config(template_of("prod", "endpoint"))["BlueGreenUpdatePolicy"]
+    assert policy["MaximumExecutionTimeoutInSeconds"] == 5400  # 4 steps of 15 min and more
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +93,7 @@ def test_rolling_uses_a_rolling_update_policy(rolling_and_ab):
         "Type": "CAPACITY_PERCENT",
         "Value": 20,
     }
-    assert config["RollingUpdatePolicy"]["WaitIntervalInSeconds"] == 600
+    assert config["RollingUpdatePolicy"]["WaitIntervalInSeconds"] == 1800
     assert len(config["AutoRollbackConfiguration"]["Alarms"]) == 3
 
 
@@ -123,7 +126,11 @@ def test_rollback_alarms_watch_errors_latency_and_the_verdict(template_of):
             "MetricName": "JudgeVerdict",
             "Statistic": "Maximum",
             "Threshold": 1,
-            "EvaluationPeriods": 1,
+            # One rollback verdict in the last three minutes: a rollout holding the verdict
+            # republishes it every minute, and one late round must not clear the alarm.
+            "EvaluationPeriods": 3,
+            "DatapointsToAlarm": 1,
+            "TreatMissingData": "notBreaching",
             "ComparisonOperator": "GreaterThanOrEqualToThreshold",
         },
     )

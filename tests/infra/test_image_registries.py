@@ -1,4 +1,4 @@
-"""infra/image_registries.py: built-in algorithm registries, checked against the SageMaker SDK."""
+"""infra/environment/image_registries.py: built-in algorithm registries, checked against the SageMaker SDK."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import aws_cdk as cdk
 import pytest
 
 from guardrails.validation import ConfigError
-from infra.image_registries import (
+from infra.environment.image_registries import (
     BUILT_IN_ALGORITHM_ACCOUNTS,
     SCIKIT_LEARN_REPOSITORY,
     XGBOOST_REPOSITORY,

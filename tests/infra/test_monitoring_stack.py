@@ -6,6 +6,8 @@ import json
 
 from aws_cdk.assertions import Capture, Match
 
+from tests.infra.dead_letters import assert_encrypted_queue_pages_on_call
+
 
 def test_dashboard_shows_traffic_errors_latency_and_verdict(template_of):
     template = template_of("prod", "monitoring")
@@ -19,6 +21,7 @@ def test_dashboard_shows_traffic_errors_latency_and_verdict(template_of):
 
 def test_deployment_state_changes_reach_on_call_readably(template_of):
     template = template_of("prod", "monitoring")
+    queue = Capture()
     template.has_resource_properties(
         "AWS::Events::Rule",
         {
@@ -31,6 +34,7 @@ def test_deployment_state_changes_reach_on_call_readably(template_of):
                 Match.object_like(
                     {
                         "Arn": {"Fn::ImportValue": Match.string_like_regexp("OnCallTopic")},
+                        "DeadLetterConfig": {"Arn": {"Fn::GetAtt": [queue, "Arn"]}},
                         "InputTransformer": {
                             "InputPathsMap": Match.object_like({"detail-State": "$.detail.State"}),
                             "InputTemplate": Match.string_like_regexp(
@@ -42,6 +46,7 @@ def test_deployment_state_changes_reach_on_call_readably(template_of):
             ],
         },
     )
+    assert_encrypted_queue_pages_on_call(template, queue.as_string())
 
 
 def test_eventbridge_publishes_to_on_call_with_a_role_scoped_to_the_topic(template_of):

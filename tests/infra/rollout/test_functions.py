@@ -26,6 +26,7 @@ def test_functions_run_the_project_runtime_traced_with_the_environments_settings
                         {
                             "ENDPOINT_NAME": f"guardrails-{env}",
                             "VARIANT_NAME": "AllTraffic",
+                            "ENDPOINT_SETTINGS": Match.any_value(),
                             "DEPLOYMENT_SETTINGS": settings,
                             "TABLE_NAME": {"Fn::ImportValue": Match.string_like_regexp("Stateful")},
                             "ROLLBACK_ALARM_NAMES": Match.any_value(),
@@ -80,3 +81,16 @@ def test_the_largest_settings_fit_lambdas_environment_limit():
         variables = function["Properties"]["Environment"]["Variables"]
         size = sum(len(name) + resolved_length(value) for name, value in variables.items())
         assert size < LAMBDA_ENVIRONMENT_LIMIT, (logical_id, size)
+
+
+def test_functions_know_the_fleets_bounds_to_keep_its_size(template_of):
+    bounds = Capture()
+    template_of("prod", "rollout").has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "guardrails.rollout.handlers.deploy",
+            "Environment": {"Variables": Match.object_like({"ENDPOINT_SETTINGS": bounds})},
+        },
+    )
+    endpoint = json.loads(bounds.as_string())
+    assert (endpoint["min_capacity"], endpoint["max_capacity"]) == (2, 6)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk.assertions import Capture, Match
+from aws_cdk.assertions import Capture, Match, Template
 
 
 def test_the_deploy_step_may_pass_only_the_model_role_to_sagemaker(prod):
@@ -134,3 +134,46 @@ def test_the_rollout_knows_the_pipelines_group_and_released_bucket(template_of):
                 },
             },
         )
+
+
+ENCRYPTED_CONFIG_ACTIONS = {
+    "sagemaker:UpdateEndpoint",
+    "sagemaker:UpdateEndpointWeightsAndCapacities",
+    "sagemaker:CreateEndpointConfig",
+}
+
+
+def _actions(statement: dict) -> set[str]:
+    action = statement["Action"]
+    return {action} if isinstance(action, str) else set(action)
+
+
+def test_every_role_that_may_move_the_endpoint_may_use_the_environments_key(shipped_stacks):
+    """Endpoint configs carry the environment's key: SageMaker takes a grant for the caller.
+
+    Reads every policy of every synthesized stack: a role allowed UpdateEndpoint (or to create
+    an endpoint config) without kms:CreateGrant for AWS resources and kms:DescribeKey on the
+    stateful stack's key would fail every rollback SageMaker does not do itself.
+    """
+    checked = 0
+    for stacks in shipped_stacks.values():
+        for stack in (stacks.stateful, stacks.endpoint, stacks.monitoring, stacks.rollout):
+            policies = Template.from_stack(stack).find_resources("AWS::IAM::Policy")
+            for name, policy in policies.items():
+                statements = policy["Properties"]["PolicyDocument"]["Statement"]
+                allowed = set().union(*(_actions(s) for s in statements if s["Effect"] == "Allow"))
+                if not allowed & ENCRYPTED_CONFIG_ACTIONS:
+                    continue
+                checked += 1
+                grants = [s for s in statements if "kms:CreateGrant" in _actions(s)]
+                assert grants, f"{stack.stack_name}/{name}: no kms:CreateGrant"
+                assert all(
+                    s["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+                    and "StorageKey" in json.dumps(s["Resource"])
+                    for s in grants
+                ), name
+                describes = [s for s in statements if "kms:DescribeKey" in _actions(s)]
+                assert any("StorageKey" in json.dumps(s["Resource"]) for s in describes), name
+    # Deploy, Shift, Rollback, RecordFailure and ExecutionEnded in each environment.
+    assert checked == 5 * len(shipped_stacks)
+

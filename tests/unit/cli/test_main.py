@@ -25,7 +25,9 @@ from guardrails.cli.errors import Failure, InputError, OperationalError
 
 ROOT = Path(__file__).resolve().parents[3]
 CDK_JSON = ROOT / "tests" / "fixtures" / "cli" / "cdk.json"
-SUBCOMMANDS = ("plan", "judge", "simulate", "start", "status", "history", "abort", "rollback")
+SUBCOMMANDS = (
+    "plan", "judge", "simulate", "start", "status", "history", "abort", "rollback", "unlock",
+)  # fmt: skip
 
 
 def test_every_subcommand_is_registered():
@@ -102,13 +104,13 @@ def test_the_stack_outputs_the_cli_reads_exist():
 def test_the_config_is_read_like_app_py_reads_it(tmp_path):
     context = {
         "guardrails:environments": json.dumps(
-            {"prod": {"account": "222222222222", "region": "eu-west-1", "judge": {"alpha": 0.01}}}
+            {"prod": {"account": "222222222222", "region": "eu-west-1", "judge": {"alpha": 0.1}}}
         )
     }
     path = tmp_path / "cdk.json"
     path.write_text(json.dumps({"context": context}))
     prod = load_config(path).environment("prod")
-    assert (prod.account, prod.region, prod.judge.alpha) == ("222222222222", "eu-west-1", 0.01)
+    assert (prod.account, prod.region, prod.judge.alpha) == ("222222222222", "eu-west-1", 0.1)
 
 
 def test_the_shipped_cdk_json_loads():

@@ -11,7 +11,7 @@ from moto.sagemaker.models import sagemaker_backends
 
 from guardrails import records
 from guardrails.cli import cli
-from tests.aws import REGION
+from tests.aws import REGION, hold_lock
 from tests.unit.cli.world import (
     ACCOUNT,
     CDK_JSON,
@@ -51,7 +51,7 @@ def test_status_shows_the_rollout_in_flight_and_who_holds_the_lock(world, promot
             status=records.STATUS_BAKING,
         ),
     )
-    records.acquire_lock(world.table, endpoint_name=ENDPOINT, deployment_id="d-2", started_by="ci")
+    hold_lock(world.table, ENDPOINT, "d-2")
     records.add_decision(
         world.table,
         deployment_id="d-2",
@@ -258,6 +258,11 @@ def test_rollback_returns_to_the_recorded_previous_config_and_tells_on_call(worl
             "EndpointName": ENDPOINT,
             "EndpointConfigName": "config-v1",
             "RetainDeploymentConfig": False,
+            "RetainAllVariantProperties": True,
+            "ExcludeRetainedVariantProperties": [
+                {"VariantPropertyType": "DesiredWeight"},
+                {"VariantPropertyType": "DataCaptureConfig"},
+            ],
         }
     ]
     assert "Rollback target: config-v1 (recorded by rollout d-1)." in result.stdout
@@ -304,7 +309,7 @@ def test_rollback_goes_ahead_when_confirmed(world, promoted):
 
 
 def test_rollback_refuses_while_a_rollout_holds_the_lock(world, promoted):
-    records.acquire_lock(world.table, endpoint_name=ENDPOINT, deployment_id="d-2", started_by="ci")
+    hold_lock(world.table, ENDPOINT, "d-2")
     result = run("rollback", "--env", "prod", "--yes")
     assert result.exit_code == 1
     assert only_line(result.stderr) == (
@@ -315,7 +320,7 @@ def test_rollback_refuses_while_a_rollout_holds_the_lock(world, promoted):
 
 
 def test_rollback_force_overrides_the_lock(world, promoted):
-    records.acquire_lock(world.table, endpoint_name=ENDPOINT, deployment_id="d-2", started_by="ci")
+    hold_lock(world.table, ENDPOINT, "d-2")
     result = run("rollback", "--env", "prod", "--yes", "--force")
     assert result.exit_code == 0, result.output
     assert [u["EndpointConfigName"] for u in world.updates] == ["config-v1"]

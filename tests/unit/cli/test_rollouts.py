@@ -19,7 +19,7 @@ from guardrails import records
 from guardrails.arns import execution_arn
 from guardrails.cli import follow
 from guardrails.services.stepfunctions import Execution
-from tests.aws import INFERENCE_SPECIFICATION, REGION
+from tests.aws import INFERENCE_SPECIFICATION, REGION, hold_lock
 from tests.unit.cli.world import ACCOUNT, ENDPOINT, World, a_rollout, only_line, run
 
 CALLER = f"cli:arn:aws:sts::{ACCOUNT}:user/moto"
@@ -83,9 +83,7 @@ class ScriptedRollout:
     # What the Lambda steps write -------------------------------------------------------------
 
     def begin(self, deployment_id: str, arn: str) -> None:
-        records.acquire_lock(
-            self.world.table, endpoint_name=ENDPOINT, deployment_id=deployment_id, started_by=CALLER
-        )
+        hold_lock(self.world.table, ENDPOINT, deployment_id, started_by=CALLER)
         records.put_deployment(
             self.world.table,
             a_rollout(deployment_id, status=records.STATUS_BAKING, execution_arn=arn),
@@ -231,7 +229,7 @@ def test_ctrl_c_stops_following_not_the_rollout(world, rollout):
 
 def test_start_is_refused_while_a_rollout_holds_the_lock(world):
     package = register()
-    records.acquire_lock(world.table, endpoint_name=ENDPOINT, deployment_id="d-9", started_by="ci")
+    hold_lock(world.table, ENDPOINT, "d-9")
     result = run("start", "--env", "prod", "--model-package", package)
     assert result.exit_code == 1
     assert only_line(result.stderr) == (

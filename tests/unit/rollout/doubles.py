@@ -23,7 +23,7 @@ from moto.sagemakerruntime.models import sagemakerruntime_backends
 
 from guardrails.rollout import settings as rollout_settings
 from guardrails.rollout.context import RolloutContext
-from guardrails.rollout.settings import DeploymentSettings, JudgeSettings
+from guardrails.rollout.settings import DeploymentSettings, EndpointSettings, JudgeSettings
 from guardrails.services.cloudwatch import CloudWatchSeam
 from guardrails.services.sagemaker import SageMakerSeam
 from guardrails.services.sns import Notifier
@@ -172,7 +172,12 @@ class World:
 
 
 def environment(
-    *, strategy: str, deployment: dict[str, Any], judge: dict[str, Any], topic_arn: str
+    *,
+    strategy: str,
+    deployment: dict[str, Any],
+    judge: dict[str, Any],
+    topic_arn: str,
+    endpoint: dict[str, Any] | None = None,
 ) -> dict[str, str]:
     """The Lambda environment the CDK construct sets, from the real config dataclasses."""
     return {
@@ -180,6 +185,7 @@ def environment(
             environment="test",
             endpoint_name=ENDPOINT,
             variant_name=VARIANT,
+            endpoint=EndpointSettings(**(endpoint or {})),
             deployment=DeploymentSettings(strategy=strategy, **deployment),
             judge=JudgeSettings(**judge),
             smoke_test_payload="0.5,1.2,-0.3",
@@ -200,6 +206,7 @@ def make_world(
     strategy: str = "canary",
     deployment: dict[str, Any] | None = None,
     judge: dict[str, Any] | None = None,
+    endpoint: dict[str, Any] | None = None,
 ) -> World:
     """Build the world inside an active mock_aws()."""
     table = create_deployment_table()
@@ -266,6 +273,7 @@ def make_world(
         deployment=deployment or {},
         judge={"bake_time_seconds": 300, "max_bake_time_seconds": 3600, **(judge or {})},
         topic_arn=topic_arn,
+        endpoint=endpoint,
     )
     ctx = RolloutContext(
         settings=rollout_settings.load_settings(env),

@@ -82,9 +82,7 @@ def test_a_console_approval_is_refused_and_on_call_told_how_to_release(world):
     assert "approved outside the pipeline's approval step" in str(refusal.value)
     assert "approving it in the model pipeline's Approve stage" in str(refusal.value)
     error = {"Error": "RolloutRefused", "Cause": json.dumps({"errorMessage": str(refusal.value)})}
-    report = FailureReport(
-        deployment_id="d-1", raw_state={"model_package_arn": console, "error": error}
-    )
+    report = FailureReport(deployment_id="d-1", error=error, state={"model_package_arn": console})
     ending.record_failure(report, world.ctx)
     (message,) = world.messages()
     assert "approved outside the pipeline's approval step" in message["text"]

@@ -31,7 +31,7 @@ LIVE = {
 NAMES = shapes.ResourceNames(model="m", new_config="c-new", trial_config="c-trial")
 
 
-def requests(kind: str) -> dict:
+def requests(kind: str, **overrides) -> dict:
     return shapes.config_requests(
         kind=kind,
         live_config=LIVE,
@@ -41,6 +41,7 @@ def requests(kind: str) -> dict:
         names=NAMES,
         first_weight=5,
         deployment_id="d-1",
+        **overrides,
     )
 
 
@@ -90,6 +91,43 @@ def test_shadow_trial_config_mirrors_traffic_to_the_candidate():
     assert [v["ModelName"] for v in trial["ProductionVariants"]] == ["Model-abc"]
     assert trial["ShadowProductionVariants"][0]["VariantName"] == "Shadow"
     assert trial["ShadowProductionVariants"][0]["ModelName"] == "m"
+
+
+@pytest.mark.parametrize("kind", ["native", "ab", "shadow"])
+def test_every_new_fleet_starts_at_the_instance_count_it_is_given(kind):
+    """The caller passes what the endpoint serves with now; the live config says 3."""
+    for request in requests(kind, instance_count=6).values():
+        variants = request["ProductionVariants"] + request.get("ShadowProductionVariants", [])
+        assert {v["InitialInstanceCount"] for v in variants} == {6}
+        # Same variant name and instance type: autoscaling's target survives the update.
+        assert variants[0]["VariantName"] == "AllTraffic"
+        assert {v["InstanceType"] for v in variants} == {"ml.c5.xlarge"}
+    assert LIVE["ProductionVariants"][0]["InitialInstanceCount"] == 3  # not changed in place
+
+
+def test_a_serverless_variant_gets_no_instance_count():
+    serverless = {
+        **LIVE,
+        "ProductionVariants": [
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "Model-abc",
+                "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5},
+            }
+        ],
+    }
+    new = shapes.config_requests(
+        kind="native",
+        live_config=serverless,
+        variant_name="AllTraffic",
+        candidate_variant="",
+        model_name="m",
+        names=NAMES,
+        first_weight=5,
+        deployment_id="d-1",
+        instance_count=6,
+    )["new"]
+    assert "InitialInstanceCount" not in new["ProductionVariants"][0]
 
 
 def test_a_missing_variant_is_a_clear_error():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -83,6 +84,63 @@ def test_an_unguarded_update_drops_the_last_deployment_config():
             {"EndpointName": "e", "EndpointConfigName": "c1", "RetainDeploymentConfig": False},
         )
         SageMakerSeam(client).update_endpoint("e", "c1", None)
+        stub.assert_no_pending_responses()
+
+
+def test_describe_endpoint_reads_instance_counts_and_when_the_new_fleet_took_traffic():
+    client = boto3.client("sagemaker", region_name=REGION)
+    creating = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    baking = datetime(2026, 11, 23, 9, 8, tzinfo=UTC)
+    response = {
+        "EndpointName": "e",
+        "EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/e",
+        "EndpointConfigName": "c1",
+        "EndpointStatus": "Updating",
+        "CreationTime": creating,
+        "LastModifiedTime": baking,
+        "ProductionVariants": [
+            # Autoscaling is scaling out: the larger count is what the fleet is heading for.
+            {"VariantName": "AllTraffic", "CurrentInstanceCount": 5, "DesiredInstanceCount": 6}
+        ],
+        "PendingDeploymentSummary": {
+            "EndpointConfigName": "c2",
+            "ProductionVariants": [
+                {
+                    "VariantName": "AllTraffic",
+                    "VariantStatus": [
+                        {"Status": "Baking", "StartTime": baking},
+                        {"Status": "Creating", "StartTime": creating},
+                    ],
+                }
+            ],
+        },
+    }
+    with Stubber(client) as stub:
+        stub.add_response("describe_endpoint", response, {"EndpointName": "e"})
+        view = SageMakerSeam(client).describe_endpoint("e")
+    assert view.instance_counts == {"AllTraffic": 6}
+    assert view.pending_config_name == "c2"
+    assert view.pending_traffic_since == baking  # provisioning does not count as traffic
+
+
+def test_a_rollback_update_keeps_the_instance_counts_autoscaling_set():
+    client = boto3.client("sagemaker", region_name=REGION)
+    with Stubber(client) as stub:
+        stub.add_response(
+            "update_endpoint",
+            {"EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/e"},
+            {
+                "EndpointName": "e",
+                "EndpointConfigName": "c1",
+                "RetainDeploymentConfig": False,
+                "RetainAllVariantProperties": True,
+                "ExcludeRetainedVariantProperties": [
+                    {"VariantPropertyType": "DesiredWeight"},
+                    {"VariantPropertyType": "DataCaptureConfig"},
+                ],
+            },
+        )
+        SageMakerSeam(client).update_endpoint("e", "c1", None, keep_instance_counts=True)
         stub.assert_no_pending_responses()
 
 
