@@ -87,6 +87,6 @@ def built_in_algorithm_repositories(scope: Construct, names: Sequence[str]) -> l
         raise ConfigError(
             "region",
             "SageMaker's built-in XGBoost images are not published there, as far as the "
-            f"SageMaker SDK's table in infra/environment/image_registries.py knows (got {region!r})",
+            f"SageMaker SDK's table in image_registries.py knows (got {region!r})",
         )
     return [f"arn:{stack.partition}:ecr:{region}:{account}:repository/{name}" for name in names]

@@ -1,4 +1,4 @@
-"""infra/environment/image_registries.py: built-in algorithm registries, checked against the SageMaker SDK."""
+"""infra/environment/image_registries.py: registries checked against the SageMaker SDK."""
 
 from __future__ import annotations
 
