@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from guardrails.release import artifacts, record, rules
 from guardrails.release.events import JobRequest, execution_name, rollout_input
 from guardrails.release.rules import PackageChange, Response
@@ -130,14 +132,19 @@ def respond(
         except record.NotReleased as problem:
             release_problem = str(problem)
     serving: list[str] = []
+    unreachable: dict[str, str] = {}
     rollback_target = None
     if change.status == rules.REJECTED and current_status == rules.REJECTED:
-        serving = [
-            target.environment
-            for target in settings.targets
-            if change.model_package_arn
-            in reach(target).sagemaker.served_packages(target.endpoint_name)
-        ]
+        for target in settings.targets:
+            # One account refusing (its access role missing or changed) must not keep the
+            # others serving a rejected model: look at each, act where it is seen to serve.
+            try:
+                served = reach(target).sagemaker.served_packages(target.endpoint_name)
+            except ClientError as error:
+                unreachable[target.environment] = str(error)[:300]
+                continue
+            if change.model_package_arn in served:
+                serving.append(target.environment)
         if serving:
             rollback_target = _newest_released(
                 sagemaker, settings, excluding=change.model_package_arn
@@ -149,6 +156,7 @@ def respond(
         release_problem=release_problem,
         serving_environments=serving,
         rollback_package_arn=rollback_target,
+        unreachable_environments=unreachable,
     )
     if response.action == rules.ROLLBACK:
         for target in settings.targets:

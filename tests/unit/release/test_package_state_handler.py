@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 
@@ -227,6 +229,33 @@ def deliver_version(name: str, version: int) -> dict:
     event = json.loads(text.replace("guardrails-dev/3", f"guardrails-dev/{version}"))
     event["detail"]["LastModifiedTime"] = f"2026-11-21T16:4{version}:00Z"
     return handlers.package_state(event, LambdaContext())
+
+
+def test_an_account_that_refuses_the_function_does_not_keep_the_others_serving(
+    prod_serves_v3_staging_serves_v2, monkeypatch
+):
+    """Staging's access role refuses (missing, or its trust changed): prod is still rolled
+    back, and on-call is told to look at staging by hand."""
+    world = prod_serves_v3_staging_serves_v2
+    staging_role = json.loads(os.environ["DEPLOY_TARGETS"])[0]["access_role_arn"]
+
+    def assume(sts: object, role_arn: str, session_name: str) -> AssumedRole:
+        if role_arn == staging_role:
+            raise ClientError(
+                {"Error": {"Code": "AccessDenied", "Message": "not authorized"}}, "AssumeRole"
+            )
+        return AssumedRole(sts, role_arn, session_name)
+
+    monkeypatch.setattr(handlers, "AssumedRole", assume)
+    result = deliver("rejected")
+    assert result["action"] == "rollback"
+    assert [e["model_package_arn"] for e in world.executions("prod")] == [world.packages[1]]
+    assert (
+        "could not check whether it serves in staging (An error occurred (AccessDenied)"
+        in (result["reason"])
+    )
+    (message,) = world.messages()
+    assert "guardrails status --env staging" in message["Message"]
 
 
 def test_a_repeated_rejection_event_rolls_back_once(prod_serves_v3_staging_serves_v2):
