@@ -76,15 +76,6 @@ ACCOUNTS = {env: PROD for env in ("dev", "staging", "prod")}
             "region us-east-1: SageMaker loads a model only from an S3 bucket in the endpoint's "
             "own region",
         ),
-        (
-            {
-                "guardrails:environments": {
-                    "prod": {"account": "333333333333", "region": "us-east-1"}
-                }
-            },
-            "Configuration error: environments.dev.account: the pipeline host dev needs an "
-            "explicit account and region, since prod names its own (333333333333/us-east-1)",
-        ),
     ],
 )
 def test_bad_context_stops_synth_with_one_line(context, expected, tmp_path):

@@ -116,8 +116,9 @@ class World:
         sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=name)
 
 
-@pytest.fixture(params=list(LAYOUTS))
+@pytest.fixture(params=["three accounts"])
 def world(request, monkeypatch) -> World:
+    """Staging and prod in accounts of their own; `one account` where a test asks for it."""
     handlers._release.cache_clear()  # settings and seams are built once per container
     with mock_aws():
         sagemaker = boto3.client("sagemaker", region_name=REGION)
@@ -183,6 +184,7 @@ def prod_serves_v3_staging_serves_v2(world):
     return world
 
 
+@pytest.mark.parametrize("world", list(LAYOUTS), indirect=True)
 def test_rejecting_the_serving_package_rolls_prod_back_to_the_last_approved(
     prod_serves_v3_staging_serves_v2,
 ):
@@ -204,7 +206,6 @@ def test_rejecting_the_serving_package_rolls_prod_back_to_the_last_approved(
     assert f"serves in prod: rolling back to {world.packages[1]}" in message["Message"]
 
 
-@pytest.mark.parametrize("world", ["three accounts"], indirect=True)
 def test_only_what_serves_in_the_deploy_accounts_counts(world):
     """The function looks at each endpoint as its environment's access role, in its account.
 
@@ -301,6 +302,7 @@ def test_rejecting_a_package_nobody_serves_changes_nothing(world):
     assert world.messages() == []
 
 
+@pytest.mark.parametrize("world", list(LAYOUTS), indirect=True)
 def test_a_console_approval_is_refused_and_on_call_told_how_to_release(world):
     world.set_status(3, "Approved", "Looks good on the holdout set")
     result = deliver("approved")
