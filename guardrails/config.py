@@ -183,7 +183,7 @@ class EnvironmentConfig:
 class PipelineSettings:
     """Where the model pipeline runs and where its source comes from."""
 
-    host_environment: str = "dev"  # the environment whose account runs the pipeline
+    host_environment: str = "dev"  # the tooling account: runs the pipeline, keeps released models
     source: str = "codecommit"  # one of SOURCE_KINDS
     branch: str = "main"
     connection_arn_context_key: str = "connection_arn"  # context key holding the connection ARN
@@ -253,23 +253,56 @@ class AppConfig:
             if name not in names:
                 fail(f"pipeline.{key}", f"must be one of {', '.join(names)} {got(name)}")
 
+    def check_accounts(self) -> None:
+        """Where environments may be, given that every one serves the host's released models.
+
+        The pipeline's host environment is the tooling account: its stateful stack keeps the
+        released artifacts and the registry every environment's rollouts read, and its pipeline
+        starts the deploy environments' rollouts. Other accounts are reached by names derived
+        from config (never by CloudFormation exports), so when any environment names an account
+        every environment must (an environment-agnostic one could land anywhere), and all of
+        them must be in the host's region: SageMaker loads a model only from an S3 bucket in the
+        endpoint's own region, and the released artifacts are in the host's.
+        """
+        host = self.environment(self.pipeline.host_environment)
+        for env in self.environments:
+            if env is host:
+                continue
+            if host.is_environment_agnostic and not env.is_environment_agnostic:
+                fail(
+                    f"environments.{host.name}.account",
+                    f"the pipeline host {host.name} needs an explicit account and region, since "
+                    f"{env.name} names its own ({env.account}/{env.region}): other accounts trust "
+                    "the host's pipeline and read its released models by the host's account",
+                )
+            if env.is_environment_agnostic and not host.is_environment_agnostic:
+                fail(
+                    f"environments.{env.name}.account",
+                    f"must be set, like the pipeline host {host.name}'s ({host.account}/"
+                    f"{host.region}): the host's policies name the account of every environment "
+                    "that loads its released models",
+                )
+            if env.region != host.region:
+                fail(
+                    f"environments.{env.name}.region",
+                    f"must be the pipeline host {host.name}'s region {host.region}: SageMaker "
+                    "loads a model only from an S3 bucket in the endpoint's own region, and the "
+                    f"released artifacts are in the host's {got(env.region)}",
+                )
+
+    def other_account_environments(self) -> tuple[EnvironmentConfig, ...]:
+        """The environments in another account than the pipeline host's (none when agnostic)."""
+        host = self.environment(self.pipeline.host_environment)
+        return tuple(env for env in self.environments if env.account != host.account)
+
     def check_pipeline(self, connection_context: Any) -> str | None:
         """What only matters once the pipeline is built; its source's connection ARN, if any.
 
-        Every deploy environment must share the host's account and region (for now), and a
-        CodeConnections source needs the connection ARN that context holds.
+        The environments must be placed as `check_accounts` says (deploy environments may be
+        in other accounts than the host), and a CodeConnections source needs the connection ARN
+        that context holds.
         """
-        host = self.environment(self.pipeline.host_environment)
-        for name in self.pipeline.deploy_environments:
-            target = self.environment(name)
-            if (target.account, target.region) != (host.account, host.region):
-                fail(
-                    "pipeline.deploy_environments",
-                    f"{name} ({target.account or 'no account'}/{target.region or 'no region'}) "
-                    f"must share the account and region of the host environment "
-                    f"{host.name} ({host.account or 'no account'}/{host.region or 'no region'}); "
-                    "cross-account deploys are not supported yet",
-                )
+        self.check_accounts()
         return self.pipeline.connection_arn(connection_context)
 
     def environment(self, name: str) -> EnvironmentConfig:

@@ -71,10 +71,11 @@ def _stack(
 
 
 def build_pipeline_host(app: cdk.App, config: AppConfig) -> StatefulStack:
-    """The stateful stack of the pipeline's host environment.
+    """The stateful stack of the pipeline's host environment (the tooling account).
 
     It holds the released artifacts every environment's endpoints load models from, so it is
-    built whichever environments are selected.
+    built whichever environments are selected, and its policies let the environments in other
+    accounts read them.
     """
     settings = config.pipeline
     host = config.environment(settings.host_environment)
@@ -84,31 +85,34 @@ def build_pipeline_host(app: cdk.App, config: AppConfig) -> StatefulStack:
         StatefulStack,
         "Stateful",
         "key, buckets, model registry, released artifacts, on-call topic, deployment records",
+        pipeline_host=host,
         hosting=PipelineHosting(
             release_retention_days=settings.release_retention_days,
             source_repository_name=(
                 SOURCE_REPOSITORY_NAME if settings.source == "codecommit" else None
             ),
+            readers=config.other_account_environments(),
         ),
     )
 
 
 def build_environment(
-    app: cdk.App, env: EnvironmentConfig, pipeline_host: StatefulStack
+    app: cdk.App, config: AppConfig, env: EnvironmentConfig, pipeline_host: StatefulStack
 ) -> EnvironmentStacks:
     """Stateful, endpoint, monitoring and rollout stacks of one environment."""
 
     def stack(cls: Callable[..., StackT], part: str, description: str, **props: Any) -> StackT:
         return _stack(app, env, cls, part, description, **props)
 
-    if pipeline_host.stack_name == stack_name(env, "Stateful"):
+    host = config.environment(config.pipeline.host_environment)
+    if env.name == host.name:
         stateful = pipeline_host
     else:
         stateful = stack(
             StatefulStack,
             "Stateful",
             "key, artifact bucket, model registry, on-call topic, deployment records",
-            pipeline_host=pipeline_host,
+            pipeline_host=host,
         )
     endpoint = stack(
         EndpointStack,
@@ -129,6 +133,7 @@ def build_environment(
         "guarded rollout state machine (judge, promote, roll back)",
         stateful=stateful,
         endpoint=endpoint,
+        deployed_by=host if env.name in config.pipeline.deploy_environments else None,
     )
     return EnvironmentStacks(
         stateful=stateful, endpoint=endpoint, monitoring=monitoring, rollout=rollout
@@ -138,6 +143,11 @@ def build_environment(
 def build_app(
     app: cdk.App, config: AppConfig, selected: tuple[EnvironmentConfig, ...]
 ) -> dict[str, EnvironmentStacks]:
-    """All stacks of the selected environments, and the pipeline host's stateful stack."""
+    """All stacks of the selected environments, and the pipeline host's stateful stack.
+
+    ConfigError when the environments' accounts and regions cannot work together
+    (AppConfig.check_accounts).
+    """
+    config.check_accounts()
     pipeline_host = build_pipeline_host(app, config)
-    return {env.name: build_environment(app, env, pipeline_host) for env in selected}
+    return {env.name: build_environment(app, config, env, pipeline_host) for env in selected}

@@ -6,14 +6,21 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.environment.identities import PipelinePrincipals, Placement
 from infra.environment.operations_alarms import OperationsAlarms
 from infra.rollout.guarded_rollout import GuardedRollout
+from infra.rollout.release_access import ReleaseAccess, name_release_readers
 from stacks.endpoint_stack import EndpointStack
 from stacks.stateful_stack import StatefulStack
 
 
 class RolloutStack(cdk.Stack):
-    """Takes a model package to production traffic only through the judge."""
+    """Takes a model package to production traffic only through the judge.
+
+    In a deploy environment (`deployed_by` names the pipeline's host), the pipeline reaches the
+    rollout through one role it may assume (`release_access`); the state machine and the steps
+    that read released models have derived names, which the tooling account's policies use.
+    """
 
     def __init__(
         self,
@@ -23,9 +30,11 @@ class RolloutStack(cdk.Stack):
         config: EnvironmentConfig,
         stateful: StatefulStack,
         endpoint: EndpointStack,
+        deployed_by: EnvironmentConfig | None = None,
         **kwargs,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
+        placement = Placement.of(self, config)
         rollout = GuardedRollout(
             self,
             "Rollout",
@@ -38,7 +47,9 @@ class RolloutStack(cdk.Stack):
             model_role=stateful.model_role,
             released=stateful.released,
             model_package_group_name=stateful.pipeline_group_name,
+            state_machine_name=placement.rollout_state_machine_name,
         )
+        name_release_readers(rollout.functions, placement)
         self.state_machine = rollout.state_machine
         OperationsAlarms(
             self,
@@ -51,6 +62,16 @@ class RolloutStack(cdk.Stack):
             failed_rollouts=rollout.failed_rollouts,
             topic=stateful.topic,
         )
+        self.release_access = None
+        if deployed_by is not None:
+            self.release_access = ReleaseAccess(
+                self,
+                "ReleaseAccess",
+                placement=placement,
+                pipeline=PipelinePrincipals.of(self, deployed_by),
+                state_machine=self.state_machine,
+                endpoint_name=config.endpoint_name,
+            ).role
 
         cdk.CfnOutput(
             self,
@@ -58,3 +79,5 @@ class RolloutStack(cdk.Stack):
             value=self.state_machine.state_machine_arn,
             description='Start with {"model_package_arn": ..., "started_by": ..., "reason": ...}',
         )
+        if self.release_access is not None:
+            cdk.CfnOutput(self, "ReleaseAccessRoleArn", value=self.release_access.role_arn)

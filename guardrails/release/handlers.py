@@ -9,7 +9,8 @@
   An approval made outside the approval step is refused and on-call told how to release
   properly; a rejection of a package that is serving rolls those endpoints back. Each change is
   handled once however often EventBridge delivers it (Powertools idempotency, recorded in the
-  deployment table).
+  deployment table). Deploy environments (maybe other accounts) are reached only as their
+  release access roles (STS AssumeRole, fresh credentials for each change).
 """
 
 from __future__ import annotations
@@ -34,19 +35,24 @@ from guardrails.release import events, rules, steps
 from guardrails.release.rules import PackageChange, Response
 from guardrails.release.settings import (
     ReleaseSettings,
+    ReleaseTarget,
     load_approval_settings,
     load_release_settings,
 )
+from guardrails.release.steps import DeployAccess
 from guardrails.services import clients
 from guardrails.services.codepipeline import CodePipelineSeam
 from guardrails.services.s3 import S3Seam
 from guardrails.services.sagemaker import SageMakerSeam
 from guardrails.services.sns import Notifier
 from guardrails.services.stepfunctions import StepFunctionsSeam
+from guardrails.services.sts import AssumedRole
 from guardrails.validation import ConfigError
 
 # How long a handled change is remembered (the table's TTL attribute expires it).
 REMEMBER_CHANGES_SECONDS = 90 * 86400
+# What CloudTrail in a deploy account shows as the session of the calls made there.
+SESSION_NAME = "guardrails-package-state"
 
 
 @instrumented
@@ -125,8 +131,15 @@ def _release() -> tuple[ReleaseSettings, Callable[..., Response], IdempotencyCon
         expires_after_seconds=REMEMBER_CHANGES_SECONDS,
     )
     sagemaker = SageMakerSeam(clients.client("sagemaker"))
-    stepfunctions = StepFunctionsSeam(clients.client("stepfunctions"))
+    sts = clients.client("sts")
     notifier = Notifier(clients.client("sns"), settings.topic_arn)
+
+    def deploy_access(target: ReleaseTarget) -> DeployAccess:
+        role = AssumedRole(sts, target.access_role_arn, SESSION_NAME)
+        return DeployAccess(
+            sagemaker=SageMakerSeam(role.client("sagemaker")),
+            stepfunctions=StepFunctionsSeam(role.client("stepfunctions")),
+        )
 
     @idempotent_function(
         data_keyword_argument="change",
@@ -139,7 +152,7 @@ def _release() -> tuple[ReleaseSettings, Callable[..., Response], IdempotencyCon
             change,
             settings=settings,
             sagemaker=sagemaker,
-            stepfunctions=stepfunctions,
+            deploy_access=deploy_access,
             notifier=notifier,
         )
 

@@ -164,11 +164,14 @@ def plan_response(
     release_problem: str | None,
     serving_environments: Iterable[str] = (),
     rollback_package_arn: str | None = None,
+    unreachable_environments: Mapping[str, str] | None = None,
 ) -> Response:
     """What a change calls for, given the package's current state and who serves it.
 
     `release_problem` is why the package may not be released (record.NotReleased), or None
-    when the approval step approved and released it.
+    when the approval step approved and released it. `unreachable_environments` maps the
+    deploy environments whose endpoint could not be looked at to why: a rejection is rolled
+    back where it is seen to serve, and on-call is told to look at the others.
     """
     arn = change.model_package_arn
     if change.group_name != group_name:
@@ -188,20 +191,29 @@ def plan_response(
     if change.status != REJECTED:
         return Response(action=IGNORE, reason=f"{change.status} needs no action")
     serving = tuple(serving_environments)
+    unreachable = dict(unreachable_environments or {})
+    # Never silence an environment nobody could look at: it may serve the rejected model.
+    unseen = "".join(
+        f"; could not check whether it serves in {env} ({why}): check it by hand "
+        f"(guardrails status --env {env})"
+        for env, why in unreachable.items()
+    )
     if not serving:
+        if unreachable:
+            return Response(action=ALERT, reason=f"rejected {arn} serves no endpoint seen{unseen}")
         return Response(action=IGNORE, reason=f"rejected {arn} serves no endpoint")
     if not rollback_package_arn:
         return Response(
             action=ALERT,
             reason=f"rejected {arn} still serves in {', '.join(serving)} and no Approved, "
             "released package is left to roll back to: roll back by hand (guardrails rollback) "
-            "or approve a known-good model in the pipeline",
+            f"or approve a known-good model in the pipeline{unseen}",
             environments=serving,
         )
     return Response(
         action=ROLLBACK,
         reason=f"rejected {arn} serves in {', '.join(serving)}: rolling back to "
-        f"{rollback_package_arn}",
+        f"{rollback_package_arn}{unseen}",
         deploy_package_arn=rollback_package_arn,
         environments=serving,
     )

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from guardrails.release.record import S3Location, parse_s3_uri
-from guardrails.validation import check_fields, env_json, env_text, fail, from_mapping, got
+from guardrails.validation import (
+    check_fields,
+    check_pattern,
+    env_json,
+    env_text,
+    fail,
+    from_mapping,
+    got,
+)
 
 GROUP_NAME = "MODEL_PACKAGE_GROUP_NAME"
 TABLE_NAME = "DEPLOYMENT_TABLE_NAME"
@@ -14,21 +23,26 @@ TOPIC_ARN = "ON_CALL_TOPIC_ARN"
 DEPLOY_TARGETS = "DEPLOY_TARGETS"  # JSON list of ReleaseTarget
 RELEASED_BUCKET = "RELEASED_BUCKET"  # where the approval step releases artifacts
 TRAINED_ARTIFACTS = "TRAINED_ARTIFACTS_URI"  # s3:// prefix the pipeline's runs write under
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 
 
 @dataclass(frozen=True, kw_only=True)
 class ReleaseTarget:
-    """One environment the pipeline releases to, in order."""
+    """One environment the pipeline releases to, in order; maybe in another account."""
 
     environment: str
     endpoint_name: str
     state_machine_arn: str  # its guarded rollout
+    access_role_arn: str  # its release access role: every call there is made as this role
 
     def __post_init__(self) -> None:
         check_fields(self)
-        for name in ("environment", "endpoint_name", "state_machine_arn"):
+        for name in ("environment", "endpoint_name", "state_machine_arn", "access_role_arn"):
             if not getattr(self, name):
                 fail(name, "required")
+        check_pattern(
+            "access_role_arn", self.access_role_arn, _ROLE_ARN, "arn:aws:iam::123456789012:role/x"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,14 +6,17 @@ and acts on the answer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from guardrails.release import artifacts, record, rules
 from guardrails.release.events import JobRequest, execution_name, rollout_input
 from guardrails.release.rules import PackageChange, Response
-from guardrails.release.settings import ApprovalSettings, ReleaseSettings
+from guardrails.release.settings import ApprovalSettings, ReleaseSettings, ReleaseTarget
 from guardrails.services.codepipeline import CodePipelineSeam
 from guardrails.services.s3 import S3Seam
 from guardrails.services.sagemaker import SageMakerSeam
@@ -96,15 +99,28 @@ def _released(package: Mapping[str, Any], group_name: str, released_bucket: str)
     return True
 
 
+@dataclass(frozen=True)
+class DeployAccess:
+    """A deploy environment as the release reaches it: as its release access role."""
+
+    sagemaker: SageMakerSeam  # reads what the endpoint serves
+    stepfunctions: StepFunctionsSeam  # starts the environment's rollout
+
+
 def respond(
     change: PackageChange,
     *,
     settings: ReleaseSettings,
     sagemaker: SageMakerSeam,
-    stepfunctions: StepFunctionsSeam,
+    deploy_access: Callable[[ReleaseTarget], DeployAccess],
     notifier: Notifier,
 ) -> Response:
-    """Look at the package and the endpoints, decide, and act."""
+    """Look at the package and the endpoints, decide, and act.
+
+    `sagemaker` reads the pipeline's packages (this account); `deploy_access` reaches a deploy
+    environment, whichever account it is in, at most once per target.
+    """
+    reach = cache(deploy_access)
     package = sagemaker.model_package(change.model_package_arn)
     current_status = str(package.get("ModelApprovalStatus"))
     release_problem = None
@@ -116,13 +132,19 @@ def respond(
         except record.NotReleased as problem:
             release_problem = str(problem)
     serving: list[str] = []
+    unreachable: dict[str, str] = {}
     rollback_target = None
     if change.status == rules.REJECTED and current_status == rules.REJECTED:
-        serving = [
-            target.environment
-            for target in settings.targets
-            if change.model_package_arn in sagemaker.served_packages(target.endpoint_name)
-        ]
+        for target in settings.targets:
+            # One account refusing (its access role missing or changed) must not keep the
+            # others serving a rejected model: look at each, act where it is seen to serve.
+            try:
+                served = reach(target).sagemaker.served_packages(target.endpoint_name)
+            except ClientError as error:
+                unreachable[target.environment] = str(error)[:300]
+                continue
+            if change.model_package_arn in served:
+                serving.append(target.environment)
         if serving:
             rollback_target = _newest_released(
                 sagemaker, settings, excluding=change.model_package_arn
@@ -134,11 +156,12 @@ def respond(
         release_problem=release_problem,
         serving_environments=serving,
         rollback_package_arn=rollback_target,
+        unreachable_environments=unreachable,
     )
     if response.action == rules.ROLLBACK:
         for target in settings.targets:
             if target.environment in response.environments:
-                stepfunctions.start_execution(
+                reach(target).stepfunctions.start_execution(
                     target.state_machine_arn,
                     execution_name(change, target.environment),
                     rollout_input(

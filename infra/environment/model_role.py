@@ -9,7 +9,7 @@ import aws_cdk.aws_s3 as s3
 from constructs import Construct
 
 from infra.environment.image_registries import XGBOOST_REPOSITORY, built_in_algorithm_repositories
-from infra.environment.released_artifacts import ReleasedArtifacts
+from infra.environment.released_artifacts import ReleasedModels
 from infra.nag import acknowledge_wildcards, acknowledge_wildcards_when_resolved
 
 DATA_CAPTURE_PREFIX = "data-capture"
@@ -26,7 +26,8 @@ class ModelExecutionRole(Construct):
     creates run with it. It reads models only from the released artifacts (and the endpoint
     stack's first model from `initial-model/`), and pulls only SageMaker's built-in XGBoost
     image of its region: a package naming any other image, or a model anywhere else, fails to
-    load rather than serve.
+    load rather than serve. Its name is derived (`role_name`): the pipeline host's released
+    bucket and key name it when the host is in another account.
     """
 
     def __init__(
@@ -35,14 +36,16 @@ class ModelExecutionRole(Construct):
         id_: str,
         *,
         endpoint_name: str,
+        role_name: str,
         bucket: s3.IBucket,
         key: kms.IKey,
-        released: ReleasedArtifacts,
+        released: ReleasedModels,
     ) -> None:
         super().__init__(scope, id_)
         self.role = iam.Role(
             self,
             "Role",
+            role_name=role_name,
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"SageMaker models behind endpoint {endpoint_name}",
         )

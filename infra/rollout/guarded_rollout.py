@@ -21,7 +21,7 @@ from infra.config import EnvironmentConfig
 from infra.dead_letters import DeadLetterQueue
 from infra.encrypted_logs import EncryptedLogs
 from infra.environment.endpoint import GuardedEndpoint
-from infra.environment.released_artifacts import ReleasedArtifacts
+from infra.environment.released_artifacts import ReleasedModels
 from infra.rollout.definition import rollout_definition, state_machine_timeout
 from infra.rollout.functions import RolloutFunctions
 from infra.rollout.permissions import RolloutPermissions
@@ -49,8 +49,9 @@ class GuardedRollout(Construct):
         topic: sns.ITopic,
         key: kms.IKey,
         model_role: iam.IRole,
-        released: ReleasedArtifacts,
+        released: ReleasedModels,
         model_package_group_name: str,
+        state_machine_name: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
         stack = cdk.Stack.of(self)
@@ -78,7 +79,7 @@ class GuardedRollout(Construct):
             rollout_settings.TOPIC_ARN: topic.topic_arn,
             rollout_settings.MODEL_ROLE_ARN: model_role.role_arn,
             rollout_settings.MODEL_PACKAGE_GROUP: model_package_group_name,
-            rollout_settings.RELEASED_BUCKET: released.bucket.bucket_name,
+            rollout_settings.RELEASED_BUCKET: released.bucket_name,
             rollout_settings.ROLLBACK_ALARM_NAMES: stack.to_json_string(
                 [alarm.alarm_name for alarm in rollback_alarms]
             ),
@@ -131,6 +132,7 @@ class GuardedRollout(Construct):
             definition=rollout_definition(self, config=config, functions=dict(self.functions)),
             timeout=state_machine_timeout(config),
             invoked_functions=invoked,
+            state_machine_name=state_machine_name,
         ).state_machine
         # A timed-out or aborted execution runs no Catch, and a failed one may not have
         # recorded its failure: ExecutionEnded checks, and starts a clean-up execution.

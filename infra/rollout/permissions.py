@@ -14,7 +14,7 @@ from constructs import Construct
 
 from guardrails.rollout.endpoint_configs import name_prefix
 from guardrails.rollout.metrics import VERDICT_NAMESPACE
-from infra.environment.released_artifacts import ReleasedArtifacts
+from infra.environment.released_artifacts import ReleasedModels
 from infra.nag import acknowledge_wildcards, acknowledge_wildcards_when_resolved
 
 
@@ -31,7 +31,7 @@ class RolloutPermissions:
         key: kms.IKey,
         model_role: iam.IRole,
         rollback_alarms: Sequence[cloudwatch.IAlarm],
-        released: ReleasedArtifacts,
+        released: ReleasedModels,
     ) -> None:
         stack = cdk.Stack.of(scope)
 
@@ -45,7 +45,7 @@ class RolloutPermissions:
         self.any_model = sagemaker("model", "*")
         self.own_configs = sagemaker("endpoint-config", f"{prefix}-*")
         self.own_models = sagemaker("model", f"{prefix}-*")
-        self.packages = sagemaker("model-package", "*")
+        self.packages = released.model_packages()  # the pipeline's group, maybe another account
         self._table = table
         self._topic = topic
         self._released = released

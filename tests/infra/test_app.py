@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.infra.conftest import run_app
+
 PROD = {"account": "111111111111", "region": "us-east-1"}
 ACCOUNTS = {env: PROD for env in ("dev", "staging", "prod")}
-
-
-def run_app(context: dict, tmp_path: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(tmp_path)}
-    return subprocess.run(
-        [sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
-    )
 
 
 @pytest.mark.parametrize(
@@ -69,12 +59,22 @@ def run_app(context: dict, tmp_path: Path) -> subprocess.CompletedProcess:
         (
             {
                 "guardrails:environments": {
-                    **ACCOUNTS,
-                    "prod": {"account": "111111111111", "region": "xx-nowhere-1"},
+                    env: {"account": "111111111111", "region": "xx-nowhere-1"} for env in ACCOUNTS
                 }
             },
-            "Configuration error: environments.prod.region: SageMaker's built-in XGBoost images "
+            "Configuration error: environments.dev.region: SageMaker's built-in XGBoost images "
             "are not published there",
+        ),
+        (
+            {
+                "guardrails:environments": {
+                    **ACCOUNTS,
+                    "prod": {"account": "333333333333", "region": "eu-west-1"},
+                }
+            },
+            "Configuration error: environments.prod.region: must be the pipeline host dev's "
+            "region us-east-1: SageMaker loads a model only from an S3 bucket in the endpoint's "
+            "own region",
         ),
     ],
 )

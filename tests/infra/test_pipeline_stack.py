@@ -73,7 +73,11 @@ def build_app(
         stateful = host
         if env.name != config.pipeline.host_environment:
             stateful = StatefulStack(
-                app, stack_name(env, "Stateful"), config=env, pipeline_host=host, env=aws_env
+                app,
+                stack_name(env, "Stateful"),
+                config=env,
+                pipeline_host=config.environment(config.pipeline.host_environment),
+                env=aws_env,
             )
         stacks[env.name] = StandInStacks(
             stateful=stateful,
@@ -351,7 +355,11 @@ def test_deploy_stages_start_each_rollout_with_the_package_and_approver(stages):
     for env in ("staging", "prod"):
         (action,) = actions_of(stages, f"Deploy-{env}")
         configuration = action["Configuration"]
-        assert f"Guardrails-{env}-Rollout" in json.dumps(configuration["StateMachineArn"])
+        assert f":stateMachine:guardrails-{env}-rollout" in json.dumps(
+            configuration["StateMachineArn"]
+        )
+        # As the environment's release access role, which trusts the pipeline's role by name.
+        assert f":role/guardrails-{env}-release-access-us-east-1" in json.dumps(action["RoleArn"])
         assert configuration["InputType"] == "Literal"
         assert json.loads(configuration["Input"]) == {
             "model_package_arn": "#{Train.MODEL_PACKAGE_ARN}",
@@ -408,6 +416,7 @@ def test_package_state_changes_of_the_group_reach_the_handler(template):
     targets_json = json.dumps(function["Environment"]["Variables"]["DEPLOY_TARGETS"])
     assert targets_json.index("staging") < targets_json.index("prod")
     assert "guardrails-prod" in targets_json
+    assert f"role/guardrails-prod-release-access-{TEST_REGION}" in targets_json  # reached as it
 
 
 def test_approvals_outside_the_pipeline_start_nothing(template):
@@ -470,10 +479,47 @@ def test_a_codeconnections_source_without_a_connection_arn_is_refused(arn):
         build_pipeline(new_app(), config, ALL_SELECTED, arn)  # type: ignore[arg-type]
 
 
-def test_deploying_to_another_account_is_refused():
-    config = explicit_config(prod={"account": "222222222222"})
-    with pytest.raises(ConfigError, match="cross-account deploys are not supported yet"):
+def test_deploying_to_another_region_is_refused():
+    """SageMaker loads models only from its own region; the released artifacts are the host's."""
+    config = explicit_config(prod={"region": "eu-west-1"})
+    with pytest.raises(
+        ConfigError, match="^environments.prod.region: must be the pipeline host dev's region"
+    ):
         build_pipeline(new_app(), config, ALL_SELECTED)  # type: ignore[arg-type]
+
+
+def policy_of_role(template: Template, role_name: str) -> list[dict]:
+    """The statements of the default policy of the role named `role_name`."""
+    roles = template.find_resources("AWS::IAM::Role", {"Properties": {"RoleName": role_name}})
+    (role_id,) = roles
+    (policy,) = [
+        p
+        for p in template.find_resources("AWS::IAM::Policy").values()
+        if p["Properties"]["Roles"] == [{"Ref": role_id}]
+    ]
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_the_package_state_function_reaches_deploy_environments_only_as_their_access_roles(
+    template,
+):
+    statements = policy_of_role(template, "guardrails-dev-package-state-us-east-1")
+    (assume,) = [s for s in statements if s["Action"] == "sts:AssumeRole"]
+    assert sorted(json.dumps(arn) for arn in assume["Resource"]) == [
+        f'"arn:aws:iam::{TEST_ACCOUNT}:role/guardrails-{env}-release-access-us-east-1"'
+        for env in ("prod", "staging")
+    ]
+    actions = json.dumps([s["Action"] for s in statements])
+    for action in ("states:", "sagemaker:DescribeEndpoint", 'sagemaker:DescribeModel"'):
+        assert action not in actions  # every call in a deploy environment is the access role's
+
+
+def test_the_pipeline_assumes_each_deploy_environments_access_role(template):
+    statements = policy_of_role(template, "guardrails-dev-pipeline-us-east-1")
+    assumed = [json.dumps(s["Resource"]) for s in statements if s["Action"] == "sts:AssumeRole"]
+    for env in ("staging", "prod"):
+        assert sum(f":role/guardrails-{env}-release-access-us-east-1" in a for a in assumed) == 1
+    assert not any("states:" in json.dumps(s["Action"]) for s in statements)
 
 
 def test_every_environment_the_pipeline_touches_must_be_selected():

@@ -1,5 +1,8 @@
 """Issue 13's guarantees, over every statement of every policy of every synthesized stack.
 
+Checked with every environment in one account and with dev (the pipeline host), staging and
+prod in three accounts.
+
 - Every permission to create a model package holds it to PendingManualApproval;
 - only the approval step's role may update a model package (and so set it Approved);
 - no role may bypass Object Lock's governance retention;
@@ -13,18 +16,19 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from infra.environment.released_artifacts import OBJECT_WRITE_ACTIONS
-
-pytestmark = pytest.mark.xdist_group("gates")  # shares the synthesized app with test_gates
+from tests.infra.conftest import read_templates
 
 APPROVAL_ROLE = "ReleasedArtifactsApprovalRole"  # construct path of the approval step's role
 RELEASED_BUCKET = "ReleasedArtifactsBucket"
+# Named after the pipeline host's account and region: how every environment reaches it.
+RELEASED_ARN = "arn:aws:s3:::guardrails-released-111111111111-us-east-1"
 _EXPORT = re.compile(r"^(?P<stack>[^:]+):ExportsOutputFnGetAtt(?P<id>.+?)Arn[0-9A-F]{8}$")
 
 
@@ -36,6 +40,7 @@ class Grant:
     policy: str
     principals: str  # the rendered Roles/Users of the policy, or the role it is inline in
     statement: dict[str, Any]
+    named: Mapping[str, str] = field(default_factory=dict)  # see named_buckets
 
     def allows(self, action: str) -> bool:
         """True when the statement allows `action` (wildcards and NotAction included)."""
@@ -45,7 +50,9 @@ class Grant:
 
     @property
     def resources(self) -> list[str]:
-        return [render(self.stack, r) for r in _as_list(self.statement.get("Resource", "*"))]
+        return [
+            render(self.stack, r, self.named) for r in _as_list(self.statement.get("Resource", "*"))
+        ]
 
     @property
     def is_approval_role(self) -> bool:
@@ -60,26 +67,57 @@ def _matches(action: str, patterns: Any) -> bool:
     return any(fnmatch.fnmatchcase(action.lower(), p.lower()) for p in _as_list(patterns))
 
 
-def render(stack: str, value: Any) -> str:
-    """A resource as text; a bucket or role named by its stack and logical ID wherever it is."""
+def render(stack: str, value: Any, named: Mapping[str, str] | None = None) -> str:
+    """A resource as text; a bucket or role named by its stack and logical ID wherever it is.
+
+    A bucket with a name of its own is rendered as its ARN (`named`), which is how stacks in
+    other accounts name it; the partition is `aws`.
+    """
+    named = named or {}
     if isinstance(value, str):
         return value
     if "Fn::Join" in value:
         delimiter, parts = value["Fn::Join"]
-        return delimiter.join(render(stack, part) for part in parts)
+        return delimiter.join(render(stack, part, named) for part in parts)
     if "Fn::GetAtt" in value:
-        return f"{stack}:{value['Fn::GetAtt'][0]}"
+        key = f"{stack}:{value['Fn::GetAtt'][0]}"
+        return named.get(key, key)
     if "Fn::ImportValue" in value:
         match = _EXPORT.match(value["Fn::ImportValue"])
-        return f"{match['stack']}:{match['id']}" if match else value["Fn::ImportValue"]
+        key = f"{match['stack']}:{match['id']}" if match else value["Fn::ImportValue"]
+        return named.get(key, key)
+    if value.get("Ref") == "AWS::Partition":
+        return "aws"
     if "Ref" in value:
         return f"{stack}:{value['Ref']}"
     return json.dumps(value, sort_keys=True)
 
 
-@pytest.fixture(scope="module")
-def templates(assembly) -> dict[str, dict]:
-    return {stack.stack_name: stack.template for stack in assembly.stacks}
+def named_buckets(templates: Mapping[str, dict]) -> dict[str, str]:
+    """`stack:logicalId` of every bucket with a name of its own -> its ARN."""
+    return {
+        f"{stack}:{logical_id}": f"arn:aws:s3:::{resource['Properties']['BucketName']}"
+        for stack, template in templates.items()
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::S3::Bucket"
+        and isinstance(resource["Properties"].get("BucketName"), str)
+    }
+
+
+@pytest.fixture(
+    scope="module",
+    # Each beside the tests that share its synthesized app: test_gates, test_accounts.
+    params=[
+        pytest.param("one account", marks=pytest.mark.xdist_group("gates")),
+        pytest.param("three accounts", marks=pytest.mark.xdist_group("accounts")),
+    ],
+)
+def templates(request) -> dict[str, dict]:
+    """The whole app with every environment in one account, and with three accounts."""
+    if request.param == "one account":
+        assembly = request.getfixturevalue("assembly")
+        return {stack.stack_name: stack.template for stack in assembly.stacks}
+    return read_templates(request.getfixturevalue("three_account_assembly"))
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +126,7 @@ def grants(templates) -> list[Grant]:
 
 
 def _grants(templates: dict[str, dict]) -> Iterator[Grant]:
+    named = named_buckets(templates)
     for stack, template in templates.items():
         for logical_id, resource in template["Resources"].items():
             properties = resource.get("Properties", {})
@@ -102,7 +141,7 @@ def _grants(templates: dict[str, dict]) -> Iterator[Grant]:
             for principals, document in documents:
                 for statement in document["Statement"]:
                     if statement.get("Effect") == "Allow":
-                        yield Grant(stack, logical_id, principals, statement)
+                        yield Grant(stack, logical_id, principals, statement, named)
 
 
 def test_the_whole_app_is_inspected(templates, grants):
@@ -157,12 +196,10 @@ def model_reads(grants) -> dict[str, list[str]]:
 
 
 def test_model_roles_read_only_released_models_and_their_first_models_folder(model_reads):
-    host = "Guardrails-dev-Stateful"
-    released = f"{host}:{RELEASED_BUCKET}"
     assert set(model_reads) == {f"Guardrails-{env}-Stateful" for env in ("dev", "staging", "prod")}
     for stack, resources in model_reads.items():
-        released_id = next(r for r in resources if RELEASED_BUCKET in r)
-        assert released_id.startswith(released) and released_id.endswith("/models/*"), stack
+        released_id = next(r for r in resources if r.startswith(RELEASED_ARN))
+        assert released_id == f"{RELEASED_ARN}/models/*", stack
         assert sorted(r.split("/", 1)[1] for r in resources) == ["initial-model/*", "models/*"]
         initial = next(r for r in resources if r.endswith("/initial-model/*"))
         assert initial.startswith(f"{stack}:StorageArtifactBucket"), stack
@@ -183,7 +220,7 @@ def test_the_approval_step_writes_only_new_released_versions(grants):
     (grant,) = [g for g in grants if g.is_approval_role and writes_objects(g)]
     assert grant.statement["Action"] == "s3:PutObject"
     assert [r.split("/", 1)[1] for r in grant.resources] == ["models/*", "test-data/*"]
-    assert all(r.startswith(f"Guardrails-dev-Stateful:{RELEASED_BUCKET}") for r in grant.resources)
+    assert all(r.startswith(f"{RELEASED_ARN}/") for r in grant.resources)
 
 
 def test_the_released_buckets_policy_denies_object_writes_to_all_but_the_approval_step(templates):

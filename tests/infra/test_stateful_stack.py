@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aws_cdk.assertions import Match, Template
 
@@ -247,37 +249,47 @@ def test_only_the_pipeline_host_keeps_released_artifacts_and_the_pipelines_store
 
 
 def test_every_environments_models_read_the_hosts_released_models(template_of):
-    released_models = {
-        "Fn::Join": [
-            "",
-            [
-                {
-                    "Fn::ImportValue": Match.string_like_regexp(
-                        "^Guardrails-dev-Stateful:.*ReleasedArtifactsBucket"
-                    )
-                },
-                "/models/*",
-            ],
+    """By the released bucket's derived name (the host may be another account), not by export."""
+    for env in ("dev", "prod"):
+        template = template_of(env, "stateful")
+        (role_id,) = template.find_resources(
+            "AWS::IAM::Role", {"Properties": {"RoleName": f"guardrails-{env}-model-us-east-1"}}
+        )
+        reads = [
+            json.dumps(statement["Resource"])
+            for policy in template.find_resources("AWS::IAM::Policy").values()
+            if policy["Properties"]["Roles"] == [{"Ref": role_id}]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            if statement["Action"] == "s3:GetObject"
         ]
-    }
-    template_of("prod", "stateful").has_resource_properties(
-        "AWS::IAM::Policy",
-        {
-            "PolicyDocument": {
-                "Statement": Match.array_with(
-                    [
-                        Match.object_like(
-                            {
-                                "Action": "s3:GetObject",
-                                "Resource": Match.array_with([released_models]),
-                            }
-                        )
-                    ]
-                )
-            },
-            "Roles": [{"Ref": Match.string_like_regexp("^ModelExecutionRole")}],
-        },
+        assert any(
+            ":s3:::guardrails-released-111111111111-us-east-1/models/*" in read for read in reads
+        ), env
+    template_of("dev", "stateful").has_resource_properties(
+        "AWS::S3::Bucket", {"BucketName": "guardrails-released-111111111111-us-east-1"}
     )
+
+
+def test_in_one_account_no_resource_policy_grants_the_released_artifacts_to_anyone(dev):
+    """IAM alone decides within the host's account: no statement names another principal."""
+    statements = [
+        statement
+        for resource in dev.to_json()["Resources"].values()
+        if resource["Type"] in ("AWS::S3::BucketPolicy", "AWS::KMS::Key")
+        for statement in (
+            resource["Properties"].get("PolicyDocument") or resource["Properties"]["KeyPolicy"]
+        )["Statement"]
+        if statement["Effect"] == "Allow"
+    ]
+    accounts = {json.dumps(s["Principal"]) for s in statements if "AWS" in s["Principal"]}
+    assert accounts == {json.dumps({"AWS": "arn:aws:iam::111111111111:root"})}
+    (group,) = dev.find_resources("AWS::SageMaker::ModelPackageGroup").values()
+    assert "ModelPackageGroupPolicy" not in group["Properties"]
+
+
+def test_the_model_role_has_its_derived_name(prod):
+    """The pipeline host's policies name it when the host is in another account."""
+    prod.has_resource_properties("AWS::IAM::Role", {"RoleName": "guardrails-prod-model-us-east-1"})
 
 
 def test_the_pipelines_store_is_encrypted_private_logged_and_expires(dev):

@@ -179,3 +179,30 @@ def test_with_nothing_approved_left_on_call_is_alerted():
     assert response.action == rules.ALERT
     assert "staging, prod" in response.reason
     assert "no Approved, released package" in response.reason
+
+
+UNREACHABLE = {"staging": "AccessDenied: not authorized to perform sts:AssumeRole"}
+
+
+def test_a_rejection_is_rolled_back_where_seen_and_on_call_told_of_the_unseen():
+    response = plan(
+        "rejected",
+        serving_environments=("prod",),
+        rollback_package_arn=PREVIOUS,
+        unreachable_environments=UNREACHABLE,
+    )
+    assert response.action == rules.ROLLBACK
+    assert response.environments == ("prod",)
+    assert response.reason.endswith(
+        "; could not check whether it serves in staging (AccessDenied: not authorized to perform "
+        "sts:AssumeRole): check it by hand (guardrails status --env staging)"
+    )
+
+
+def test_a_rejection_seen_nowhere_but_not_looked_at_everywhere_alerts():
+    response = plan("rejected", serving_environments=(), unreachable_environments=UNREACHABLE)
+    assert response.action == rules.ALERT
+    assert "could not check whether it serves in staging" in response.reason
+    assert plan("rejected", serving_environments=(), unreachable_environments={}).action == (
+        rules.IGNORE
+    )

@@ -10,10 +10,21 @@ from guardrails.release.record import S3Location
 from guardrails.release.settings import load_approval_settings, load_release_settings
 from guardrails.validation import ConfigError
 
+PROD_ACCESS = "arn:aws:iam::333333333333:role/guardrails-prod-release-access-us-east-1"
 TARGETS = json.dumps(
     [
-        {"environment": "staging", "endpoint_name": "guardrails-staging", "state_machine_arn": "s"},
-        {"environment": "prod", "endpoint_name": "guardrails-prod", "state_machine_arn": "p"},
+        {
+            "environment": "staging",
+            "endpoint_name": "guardrails-staging",
+            "state_machine_arn": "s",
+            "access_role_arn": "arn:aws:iam::222222222222:role/guardrails-staging-release-access",
+        },
+        {
+            "environment": "prod",
+            "endpoint_name": "guardrails-prod",
+            "state_machine_arn": "p",
+            "access_role_arn": PROD_ACCESS,
+        },
     ]
 )
 ENVIRON = {
@@ -30,6 +41,7 @@ def test_settings_keep_the_deploy_order():
     settings = load_release_settings(ENVIRON)
     assert [t.environment for t in settings.targets] == ["staging", "prod"]
     assert settings.targets[1].endpoint_name == "guardrails-prod"
+    assert settings.targets[1].access_role_arn == PROD_ACCESS
     assert settings.released_bucket == "released"
 
 
@@ -41,7 +53,15 @@ def test_settings_keep_the_deploy_order():
         ({"DEPLOY_TARGETS": "{}"}, "DEPLOY_TARGETS: must be a JSON list"),
         (
             {"DEPLOY_TARGETS": '[{"environment": "prod"}]'},
-            r"DEPLOY_TARGETS\[0\]: missing 2 required",
+            r"DEPLOY_TARGETS\[0\]: missing 3 required",
+        ),
+        (
+            {"DEPLOY_TARGETS": TARGETS.replace(PROD_ACCESS, "")},
+            r"DEPLOY_TARGETS\[1\].access_role_arn: required",
+        ),
+        (
+            {"DEPLOY_TARGETS": TARGETS.replace(PROD_ACCESS, "guardrails-prod-release-access")},
+            r"DEPLOY_TARGETS\[1\].access_role_arn: must look like arn:aws:iam::",
         ),
     ],
 )
