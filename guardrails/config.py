@@ -178,6 +178,11 @@ class EnvironmentConfig:
     def is_environment_agnostic(self) -> bool:
         return self.account is None
 
+    @property
+    def rollout_state_machine_name(self) -> str:
+        """The rollout state machine's name: deterministic, so other stacks derive its ARN."""
+        return f"guardrails-{self.name}-rollout"
+
 
 @dataclass(frozen=True, kw_only=True)
 class PipelineSettings:
