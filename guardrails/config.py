@@ -127,6 +127,11 @@ def _check_endpoint_names(environments: tuple[EnvironmentConfig, ...]) -> None:
                 )
 
 
+def rollout_state_machine_name(environment: str) -> str:
+    """`guardrails-<env>-rollout`: other stacks and accounts derive its ARN from this name."""
+    return f"guardrails-{environment}-rollout"
+
+
 @dataclass(frozen=True, kw_only=True)
 class EnvironmentConfig:
     """Everything one environment (dev, staging, prod) needs."""
@@ -177,6 +182,11 @@ class EnvironmentConfig:
     @property
     def is_environment_agnostic(self) -> bool:
         return self.account is None
+
+    @property
+    def rollout_state_machine_name(self) -> str:
+        """The rollout state machine's name: deterministic, so other stacks derive its ARN."""
+        return rollout_state_machine_name(self.name)
 
 
 @dataclass(frozen=True, kw_only=True)

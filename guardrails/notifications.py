@@ -18,6 +18,7 @@ ROLLBACK_REQUESTED = "rollback_requested"
 FAILED = "failed"
 STUCK = "stuck"
 UNLOCKED = "unlocked"
+DEPLOY_LEFT = "deploy_left"  # a `cdk deploy` left the endpoint as it was (guardrails.endpoint)
 
 _HEADLINES = {
     STARTED: ("Rollout started", "A new model is being rolled out behind the guardrails."),
@@ -36,6 +37,11 @@ _HEADLINES = {
     UNLOCKED: (
         "Lock released",
         "An operator released a rollout's lock on the endpoint; that rollout no longer holds it.",
+    ),
+    DEPLOY_LEFT: (
+        "cdk deploy left the endpoint alone",
+        "CloudFormation deployed the endpoint stack but changed nothing on the endpoint; read "
+        "the reason, and deploy again once it no longer holds.",
     ),
 }
 EVENT_KINDS = tuple(_HEADLINES)

@@ -39,15 +39,15 @@ class RolloutStack(cdk.Stack):
             self,
             "Rollout",
             config=config,
-            endpoint=endpoint.endpoint,
             rollback_alarms=endpoint.alarms.rollback_alarms,
             table=stateful.table,
             topic=stateful.topic,
             key=stateful.key,
+            bucket=stateful.bucket,
             model_role=stateful.model_role,
             released=stateful.released,
+            serving_model=stateful.serving_model,
             model_package_group_name=stateful.pipeline_group_name,
-            state_machine_name=placement.rollout_state_machine_name,
         )
         name_release_readers(rollout.functions, placement)
         self.state_machine = rollout.state_machine

@@ -1,4 +1,5 @@
-"""Stateful resources of one environment: key, buckets, registry, repository, topic, table."""
+"""Stateful resources of one environment: key, buckets, registry, repository, topic, table, and
+the serving-model parameter."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from infra.environment.model_role import ModelExecutionRole
 from infra.environment.notifications import OnCallTopic
 from infra.environment.registry import ModelRegistry
 from infra.environment.released_artifacts import ReleasedArtifacts, ReleasedModels
+from infra.environment.serving_model import ServingModelParameter
 from infra.environment.source import SourceRepository
 from infra.environment.storage import EncryptedStorage, PipelineArtifactStore
 from infra.nag import acknowledge
@@ -116,11 +118,19 @@ class StatefulStack(cdk.Stack):
             self, "OnCall", key=self.key, emails=config.notification_emails, retain=retain
         ).topic
         self.table = DeploymentTable(self, "Deployments", key=self.key, retain=retain).table
+        # What serves: written by the rollout, read by the endpoint stack (never rewritten by
+        # CloudFormation while its properties stay as they are: see the construct).
+        self.serving_model = ServingModelParameter(
+            self, "ServingModel", environment=config.name, retain=retain
+        )
 
         cdk.CfnOutput(self, "ArtifactBucketName", value=self.bucket.bucket_name)
         cdk.CfnOutput(self, "ModelPackageGroupName", value=registry.group_name)
         cdk.CfnOutput(self, "OnCallTopicArn", value=self.topic.topic_arn)
         cdk.CfnOutput(self, "DeploymentTableName", value=self.table.table_name)
+        cdk.CfnOutput(
+            self, "ServingModelParameterName", value=self.serving_model.parameter_name
+        )
         if self.released_artifacts is not None:
             cdk.CfnOutput(
                 self,

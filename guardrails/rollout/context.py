@@ -12,9 +12,11 @@ from guardrails.notifications import RolloutEvent
 from guardrails.rollout.schedule import lock_lease_seconds
 from guardrails.rollout.settings import RolloutSettings
 from guardrails.rollout.state import RolloutError, RolloutState
+from guardrails.services.autoscaling import AutoscalingSeam
 from guardrails.services.cloudwatch import CloudWatchSeam
 from guardrails.services.sagemaker import SageMakerSeam
 from guardrails.services.sns import Notifier
+from guardrails.services.ssm import ServingModelParameter
 from guardrails.services.stepfunctions import StepFunctionsSeam
 
 _ISO = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -46,6 +48,8 @@ class RolloutContext:
     cloudwatch: CloudWatchSeam
     notifier: Notifier
     table: Any
+    serving_model: ServingModelParameter  # written at every verified ending
+    autoscaling: AutoscalingSeam  # the production variant's scalable target
     stepfunctions: StepFunctionsSeam | None = None  # the clean-up steps start and read executions
     clock: Callable[[], datetime] = field(default=utc_now)
 

@@ -3,7 +3,11 @@
 A failure keeps the candidate out whatever the strategy and the phase: the failure path (and a
 clean-up execution after a timed-out, aborted or failed execution) stops the candidate one
 round a minute (`stop_candidate`) and releases the lock only once the endpoint is verified on
-the recorded config, or tells on-call loudly that it is not.
+the recorded config, or tells on-call loudly that it is not. A first deploy has no recorded
+config: its candidate is taken out by deleting the endpoint.
+
+Every verified ending writes what serves to the serving-model parameter and registers the
+production variant for autoscaling (`settle_serving`), before the lock is released.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from guardrails.rollout.context import RolloutContext, from_iso, to_iso
 from guardrails.rollout.metrics import VERDICT_ROLLBACK
 from guardrails.rollout.rollback import EndpointBusy, rollback_endpoint
 from guardrails.rollout.schedule import protection_deadline_seconds
+from guardrails.rollout.serving import ServingModel
+from guardrails.rollout.settings import EndpointSettings
 from guardrails.rollout.state import (
     EndedExecution,
     EndingResult,
@@ -33,6 +39,7 @@ from guardrails.rollout.state import (
     SmokeTestFailed,
     cleanup_execution_name,
 )
+from guardrails.services.sagemaker import EndpointView
 
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 _CAUSE_LIMIT = 600
@@ -68,9 +75,12 @@ def stop_candidate(
     An update towards the candidate still running: publish the rollback verdict (again: it
     must not clear until SageMaker rolled back). A/B candidate with traffic: its weight to 0
     first (seconds, where a config takes minutes). A candidate config InService: UpdateEndpoint
-    back to the recorded config, keeping the fleet's instance count.
+    back to the recorded config, keeping the fleet's instance count. No recorded config (a
+    first deploy): the endpoint is deleted (`_delete_first_deploy`).
     """
     s = ctx.settings
+    if not previous_config:
+        return _delete_first_deploy(ctx, deployment_id, candidate_configs)
     endpoint = ctx.sagemaker.describe_endpoint(s.endpoint_name)
     if endpoint.in_service and endpoint.config_name == previous_config:
         return Protection(VERIFIED, f"endpoint serves the recorded config {previous_config}")
@@ -102,15 +112,9 @@ def stop_candidate(
         ctx.sagemaker.update_weights(
             s.endpoint_name, shapes.ab_weights(s.variant_name, candidate_variant, 0)
         )
-        note = f"candidate weight {weight:g} -> 0 before the config rollback"
-        records.add_decision(
-            ctx.table,
-            deployment_id=deployment_id,
-            decision="rollback",
-            reason=note,
-            decided_by="rollout",
+        return _rolling_back(
+            ctx, deployment_id, f"candidate weight {weight:g} -> 0 before the config rollback"
         )
-        return Protection(WAITING, note)
     result = rollback_endpoint(
         sagemaker=ctx.sagemaker,
         table=ctx.table,
@@ -122,6 +126,81 @@ def stop_candidate(
         deployment_id=deployment_id,
     )
     return Protection(WAITING, result.message)
+
+
+def _delete_first_deploy(
+    ctx: RolloutContext, deployment_id: str, candidate_configs: set[str]
+) -> Protection:
+    """A first deploy is taken out by deleting its endpoint: nothing older may serve."""
+    name = ctx.settings.endpoint_name
+    endpoint = ctx.sagemaker.find_endpoint(name)
+    if endpoint is None:
+        return Protection(VERIFIED, f"endpoint {name} is deleted: nothing serves")
+    if endpoint.status == "Deleting":
+        return Protection(WAITING, f"endpoint {name} is being deleted")
+    if endpoint.config_name not in candidate_configs:
+        return Protection(
+            LOST,
+            f"endpoint is {endpoint.describe()}, not the first deploy's config: someone else "
+            "created it, so it is left as it is",
+        )
+    if endpoint.busy:
+        return Protection(WAITING, f"endpoint is {endpoint.describe()}: deleted once it settles")
+    ctx.sagemaker.delete_endpoint(name)
+    return _rolling_back(
+        ctx,
+        deployment_id,
+        f"DeleteEndpoint {name} ({endpoint.describe()}): a first deploy has no earlier config "
+        "to return to",
+    )
+
+
+def _rolling_back(ctx: RolloutContext, deployment_id: str, note: str) -> Protection:
+    """A rollback step taken: on the record, and one more look in a minute."""
+    records.add_decision(
+        ctx.table,
+        deployment_id=deployment_id,
+        decision="rollback",
+        reason=note,
+        decided_by="rollout",
+    )
+    return Protection(WAITING, note)
+
+
+def settle_serving(
+    ctx: RolloutContext,
+    *,
+    deployment_id: str,
+    config: str,
+    package: str = "",
+    shape: EndpointSettings | None = None,
+) -> str:
+    """Record what verifiably serves (`config`, "" for no endpoint) and make it scale; a note.
+
+    Writes the serving-model parameter (the package read from the config's model when not
+    given) and registers the production variant's scalable target and policy (`shape`,
+    default: the environment's endpoint settings). Idempotent: a retried step does it again.
+    """
+    s = ctx.settings
+    if config and not package:
+        packages = ctx.sagemaker.config_packages(config)
+        package = next(iter(packages)) if len(packages) == 1 else ""
+    ctx.serving_model.write(
+        ServingModel(
+            model_package_arn=package,
+            endpoint_config=config,
+            deployment_id=deployment_id,
+            updated_at=to_iso(ctx.now()),
+        )
+    )
+    if not config:
+        return f"{ctx.serving_model.name}: no model serves"
+    bounds = shape or s.endpoint
+    ctx.autoscaling.register(s.endpoint_name, s.variant_name, bounds)
+    return (
+        f"{ctx.serving_model.name}: {config} ({package or 'package unknown'}); autoscaling "
+        f"{bounds.min_capacity}-{bounds.max_capacity} instances"
+    )
 
 
 def rollback(state: RolloutState, ctx: RolloutContext) -> RolloutState:
@@ -183,24 +262,36 @@ def finish(state: RolloutState, expected: str, ctx: RolloutContext) -> RolloutSt
     if expected not in ("promote", "rollback"):
         raise EventError(f"expected: must be promote or rollback (got {expected!r})")
     s = ctx.settings
-    endpoint = ctx.sagemaker.describe_endpoint(s.endpoint_name)
-    if endpoint.busy:
+    endpoint = ctx.sagemaker.find_endpoint(s.endpoint_name)
+    if endpoint is not None and (endpoint.busy or endpoint.status == "Deleting"):
         ctx.hold_lock(state.deployment_id)
         raise EndpointBusy(f"endpoint {s.endpoint_name} is {endpoint.describe()}")
     target = state.new_config if expected == "promote" else state.previous_config
-    safe = endpoint.in_service and endpoint.config_name in (target, state.previous_config)
-    if endpoint.in_service and endpoint.config_name == target:
+    serving = settled_config(endpoint)
+    safe = serving in (target, state.previous_config)
+    described = endpoint.describe() if endpoint else "deleted"
+    if serving == target:
         status = records.STATUS_PROMOTED if expected == "promote" else records.STATUS_ROLLED_BACK
         kind = PROMOTED if expected == "promote" else ROLLED_BACK
         reason = state.note
     else:
         status, kind = records.STATUS_FAILED, FAILED
         reason = (
-            f"after the {expected} the endpoint should serve {target}, but it is "
-            f"{endpoint.describe()}; the update did not take"
+            f"after the {expected} the endpoint should serve {target or 'nothing'}, but it "
+            f"is {described}; the update did not take"
         )
         if not safe:
             reason += _lock_kept(ctx, state.deployment_id)
+    if serving is not None and safe:
+        promoted = bool(serving) and serving == state.new_config
+        settled = settle_serving(
+            ctx,
+            deployment_id=state.deployment_id,
+            config=serving,
+            package=state.model_package_arn if promoted else "",
+            shape=state.shape(s.endpoint) if promoted else None,
+        )
+        reason = f"{reason}; {settled}" if reason else settled
     record = records.get_deployment(ctx.table, state.deployment_id)
     records.update_deployment(ctx.table, record, status=status, reason=reason)
     records.add_decision(
@@ -209,7 +300,7 @@ def finish(state: RolloutState, expected: str, ctx: RolloutContext) -> RolloutSt
         decision=status.lower(),
         reason=reason,
         decided_by="rollout",
-        details={"expected_config": target, "serving": endpoint.describe()},
+        details={"expected_config": target, "serving": described},
     )
     if safe:
         records.release_lock(
@@ -221,12 +312,19 @@ def finish(state: RolloutState, expected: str, ctx: RolloutContext) -> RolloutSt
             state,
             decision=expected,
             reason=reason,
-            serving_config=endpoint.config_name,
+            serving_config=endpoint.config_name if endpoint else "",
             metrics=latest_judge_rows(ctx.table, state.deployment_id),
         ),
         key=FAILURE_NOTICE if kind == FAILED else kind,
     )
     return state.with_changes(result=status, note=reason)
+
+
+def settled_config(endpoint: EndpointView | None) -> str | None:
+    """The config an endpoint settled on: "" for no endpoint, None while it is not InService."""
+    if endpoint is None:
+        return ""
+    return endpoint.config_name if endpoint.in_service else None
 
 
 def latest_judge_rows(table: Any, deployment_id: str) -> tuple[MetricRow, ...]:
@@ -327,6 +425,8 @@ def _conclude(
 ) -> FailureRound:
     verified = protection.outcome == VERIFIED
     outcome = protection.note
+    if verified:
+        outcome += "; " + _settle_after_failure(ctx, record)
     if protection.outcome == LOST:
         outcome = (
             f"the endpoint is NOT verified on the recorded config "
@@ -364,6 +464,23 @@ def _conclude(
         key=FAILURE_NOTICE,
     )
     return _settled(report, reason)
+
+
+def _settle_after_failure(ctx: RolloutContext, record: records.DeploymentRecord) -> str:
+    """settle_serving for the recorded config; a failure to do so is told, not raised.
+
+    The endpoint is verified back where it was: the failure must be recorded and the lock
+    released whatever the parameter or autoscaling say, so their error only joins the reason.
+    """
+    try:
+        return settle_serving(
+            ctx, deployment_id=record.deployment_id, config=record.previous_endpoint_config
+        )
+    except Exception as error:  # noqa: BLE001 - recorded in the failure's reason for on-call
+        return (
+            f"the serving-model parameter or autoscaling could not be set "
+            f"({type(error).__name__}: {error}): check them"
+        )
 
 
 def _lock_kept(ctx: RolloutContext, deployment_id: str) -> str:

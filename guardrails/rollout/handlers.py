@@ -27,10 +27,12 @@ from guardrails.rollout.state import (
     step_state,
 )
 from guardrails.services import clients
+from guardrails.services.autoscaling import AutoscalingSeam
 from guardrails.services.cloudwatch import CloudWatchSeam
 from guardrails.services.errors import transient_errors
 from guardrails.services.sagemaker import SageMakerSeam
 from guardrails.services.sns import Notifier
+from guardrails.services.ssm import ServingModelParameter
 from guardrails.services.stepfunctions import StepFunctionsSeam
 
 
@@ -58,6 +60,10 @@ def rollout_context() -> RolloutContext:
         cloudwatch=CloudWatchSeam(clients.client("cloudwatch")),
         notifier=Notifier(clients.client("sns"), settings.topic_arn),
         table=clients.table(settings.table_name),
+        serving_model=ServingModelParameter(
+            clients.client("ssm"), settings.serving_model_parameter
+        ),
+        autoscaling=AutoscalingSeam(clients.client("application-autoscaling")),
         stepfunctions=StepFunctionsSeam(clients.client("stepfunctions")),
     )
 

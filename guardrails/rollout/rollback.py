@@ -67,6 +67,11 @@ def rollback_endpoint(
                 "to roll back to"
             )
         target_config = record.previous_endpoint_config
+        if not target_config:
+            raise RollbackRefused(
+                f"deployment {record.deployment_id} was the first deploy of {endpoint_name}: "
+                "there is no earlier endpoint config to roll back to"
+            )
     lock = records.current_lock(table, endpoint_name)
     if lock and lock.get("deployment_id") != deployment_id and not force:
         raise RollbackRefused(

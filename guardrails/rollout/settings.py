@@ -48,6 +48,9 @@ JUDGE_SETTINGS = "JUDGE_SETTINGS"  # JSON object: JudgeSettings
 SMOKE_TEST_PAYLOAD = "SMOKE_TEST_PAYLOAD"
 MODEL_PACKAGE_GROUP = "MODEL_PACKAGE_GROUP_NAME"  # the pipeline's group: the only one served
 RELEASED_BUCKET = "RELEASED_BUCKET"  # the approval step's released artifacts
+SERVING_MODEL_PARAMETER = "SERVING_MODEL_PARAMETER"  # SSM: what serves (guardrails.rollout.serving)
+KMS_KEY_ARN = "KMS_KEY_ARN"  # the environment's key: endpoint configs and data capture
+DATA_CAPTURE_URI = "DATA_CAPTURE_URI"  # s3://<artifact bucket>/data-capture/<endpoint>
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -201,6 +204,9 @@ class RolloutSettings:
     smoke_test_content_type: str = "text/csv"
     model_package_group: str  # packages of another group are refused
     released_bucket: str  # models are created only from the approval step's released copies
+    serving_model_parameter: str  # the SSM parameter a rollout writes at every verified ending
+    kms_key_arn: str  # a first deploy's endpoint config and data capture are encrypted with it
+    data_capture_uri: str  # where a first deploy's endpoint config captures requests to
 
 
 def settings_environment(
@@ -261,4 +267,7 @@ def load_settings(environ: Mapping[str, str]) -> RolloutSettings:
         smoke_test_payload=env_text(environ, SMOKE_TEST_PAYLOAD),
         model_package_group=env_text(environ, MODEL_PACKAGE_GROUP),
         released_bucket=env_text(environ, RELEASED_BUCKET),
+        serving_model_parameter=env_text(environ, SERVING_MODEL_PARAMETER),
+        kms_key_arn=env_text(environ, KMS_KEY_ARN),
+        data_capture_uri=env_text(environ, DATA_CAPTURE_URI),
     )

@@ -10,7 +10,12 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any
 
 from guardrails.arns import parse_model_package_arn
+from guardrails.rollout.settings import EndpointSettings
+from guardrails.validation import ConfigError, from_mapping
 
+# The strategy recorded for a rollout that finds no endpoint and creates it: nothing serves
+# yet, so there is no baseline and no rollback target (docs/architecture.md, "First deploy").
+FIRST_DEPLOY = "first_deploy"
 ACTIONS = ("", "wait", "advance", "complete", "rollback")
 OUTCOMES = ("", "promote", "rollback")
 RESULTS = ("", "PROMOTED", "ROLLED_BACK", "FAILED")
@@ -55,10 +60,17 @@ class StartRequest:
     model_package_arn: str
     started_by: str
     reason: str = ""
+    # The endpoint shape to serve with, as EndpointSettings JSON; "" = the environment's. The
+    # endpoint stack's reconciler sends it when a `cdk deploy` changes the shape, so the
+    # change is judged like a new model while the rollout stack's own settings may lag.
+    endpoint_settings: str = ""
 
     @classmethod
     def parse(cls, event: Any) -> StartRequest:
-        """From {"request": <execution input>, "deployment_id": ..., "execution_arn": ...}."""
+        """From {"request": <execution input>, "deployment_id": ..., "execution_arn": ...}.
+
+        The execution input is {"model_package_arn", "started_by", "reason"?, "endpoint"?}.
+        """
         if not isinstance(event, Mapping):
             raise EventError("event: must be an object")
         request = event.get("request")
@@ -78,7 +90,23 @@ class StartRequest:
             model_package_arn=arn,
             started_by=_text(request, "started_by", "request"),
             reason=_text(request, "reason", "request", required=False),
+            endpoint_settings=_endpoint_settings(request.get("endpoint"), "request.endpoint"),
         )
+
+
+def _endpoint_settings(raw: Any, path: str) -> str:
+    """Canonical EndpointSettings JSON of an optional mapping; EventError naming a bad field."""
+    if raw is None:
+        return ""
+    try:
+        shape = from_mapping(EndpointSettings, raw, path=path)
+    except ConfigError as error:
+        raise EventError(str(error)) from None
+    return endpoint_settings_json(shape)
+
+
+def endpoint_settings_json(shape: EndpointSettings) -> str:
+    return json.dumps(asdict(shape), sort_keys=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,6 +130,7 @@ class RolloutState:
     promoted_at: str = ""  # ISO time of the judge's latest promote verdict
     ab_step: int = 0  # index into ab_weight_steps
     rounds: int = 0  # judge rounds so far
+    endpoint_settings: str = ""  # the shape to serve with (StartRequest); "" = the environment's
     action: str = ""  # the judge's instruction to the state machine (ACTIONS)
     outcome: str = ""  # what Finish verifies (OUTCOMES)
     result: str = ""  # how the rollout ended (RESULTS)
@@ -121,11 +150,32 @@ class RolloutState:
                 values[item.name] = value
             else:
                 required = item.default is MISSING
+                if item.name == "previous_config" and raw.get("strategy") == FIRST_DEPLOY:
+                    required = False  # a first deploy has no rollback target
                 values[item.name] = _text(raw, item.name, path, required=required)
         for name, allowed in (("action", ACTIONS), ("outcome", OUTCOMES), ("result", RESULTS)):
             if values[name] not in allowed:
                 raise EventError(f"{path}.{name}: must be one of {allowed} (got {values[name]!r})")
+        if values["endpoint_settings"]:
+            try:
+                shape = json.loads(values["endpoint_settings"])
+            except ValueError:
+                shape = None
+            if not isinstance(shape, Mapping):
+                raise EventError(f"{path}.endpoint_settings: must be EndpointSettings as JSON")
+            _endpoint_settings(shape, f"{path}.endpoint_settings")
         return cls(**values)
+
+    @property
+    def first_deploy(self) -> bool:
+        """This rollout creates the endpoint: no baseline, no rollback target."""
+        return self.strategy == FIRST_DEPLOY
+
+    def shape(self, default: EndpointSettings) -> EndpointSettings:
+        """The endpoint shape this rollout serves with (`default`: the environment's)."""
+        if not self.endpoint_settings:
+            return default
+        return from_mapping(EndpointSettings, json.loads(self.endpoint_settings), path="shape")
 
     def to_event(self) -> dict[str, Any]:
         return asdict(self)

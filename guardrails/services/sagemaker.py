@@ -65,6 +65,15 @@ class SageMakerSeam:
         self._client = client
         self._runtime = runtime_client
 
+    def find_endpoint(self, name: str) -> EndpointView | None:
+        """The endpoint's status and config, or None when there is no such endpoint."""
+        try:
+            return self.describe_endpoint(name)
+        except ClientError as error:
+            if is_not_found(error):
+                return None
+            raise
+
     def describe_endpoint(self, name: str) -> EndpointView:
         """The endpoint's status and config; ClientError when it does not exist."""
         response = self._client.describe_endpoint(EndpointName=name)
@@ -157,9 +166,11 @@ class SageMakerSeam:
             if is_not_found(error):
                 return set()
             raise
-        config = self._client.describe_endpoint_config(
-            EndpointConfigName=endpoint["EndpointConfigName"]
-        )
+        return self.config_packages(endpoint["EndpointConfigName"])
+
+    def config_packages(self, config_name: str) -> set[str]:
+        """The model package ARNs behind every variant (shadow included) of an endpoint config."""
+        config = self._client.describe_endpoint_config(EndpointConfigName=config_name)
         variants = config.get("ProductionVariants", []) + config.get(
             "ShadowProductionVariants", []
         )
@@ -180,6 +191,14 @@ class SageMakerSeam:
     def create_endpoint_config(self, request: Mapping[str, Any]) -> None:
         """CreateEndpointConfig with a request built by guardrails.rollout.endpoint_configs."""
         self._client.create_endpoint_config(**request)
+
+    def create_endpoint(self, name: str, config_name: str) -> None:
+        """CreateEndpoint: a first deploy. No DeploymentConfig: there is nothing to roll back to."""
+        self._client.create_endpoint(EndpointName=name, EndpointConfigName=config_name)
+
+    def delete_endpoint(self, name: str) -> None:
+        """DeleteEndpoint (its configs and models stay, for the record)."""
+        self._client.delete_endpoint(EndpointName=name)
 
     def update_endpoint(
         self,

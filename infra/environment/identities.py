@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import aws_cdk as cdk
 from constructs import Construct
 
+from guardrails.config import rollout_state_machine_name
 from infra.config import EnvironmentConfig
 
 PREFIX = "guardrails"
@@ -74,7 +75,7 @@ class Placement:
 
     @property
     def rollout_state_machine_name(self) -> str:
-        return f"{PREFIX}-{self.name}-rollout"
+        return rollout_state_machine_name(self.name)
 
     @property
     def rollout_state_machine_arn(self) -> str:

@@ -13,21 +13,16 @@ from infra.environment.released_artifacts import ReleasedModels
 from infra.nag import acknowledge_wildcards, acknowledge_wildcards_when_resolved
 
 DATA_CAPTURE_PREFIX = "data-capture"
-# The endpoint stack's first model is made from a model package (until issue 14 gives it the
-# serving model from a parameter): the package it is given must keep its model here, in the
-# environment's own artifact bucket, which no pipeline, build or job role may write.
-INITIAL_MODEL_PREFIX = "initial-model"
 
 
 class ModelExecutionRole(Construct):
     """Least privilege for serving: released models, two image repositories, logs, data capture.
 
-    It lives beside the bucket and key because the endpoint stack and every model the rollout
-    creates run with it. It reads models only from the released artifacts (and the endpoint
-    stack's first model from `initial-model/`), and pulls only SageMaker's built-in XGBoost
-    image of its region: a package naming any other image, or a model anywhere else, fails to
-    load rather than serve. Its name is derived (`role_name`): the pipeline host's released
-    bucket and key name it when the host is in another account.
+    It lives beside the bucket and key because every model the rollout creates runs with it.
+    It reads models only from the released artifacts, and pulls only SageMaker's built-in
+    XGBoost image of its region: a package naming any other image, or a model anywhere else,
+    fails to load rather than serve. Its name is derived (`role_name`): the pipeline host's
+    released bucket and key name it when the host is in another account.
     """
 
     def __init__(
@@ -50,7 +45,6 @@ class ModelExecutionRole(Construct):
             description=f"SageMaker models behind endpoint {endpoint_name}",
         )
         stack = cdk.Stack.of(self)
-        initial_model = bucket.arn_for_objects(f"{INITIAL_MODEL_PREFIX}/*")
         capture = bucket.arn_for_objects(f"{DATA_CAPTURE_PREFIX}/{endpoint_name}/*")
         log_groups = stack.format_arn(
             service="logs",
@@ -61,7 +55,6 @@ class ModelExecutionRole(Construct):
         (image,) = built_in_algorithm_repositories(self, [XGBOOST_REPOSITORY])
         released.grant_read_models(self.role)
         statements = [
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[initial_model]),
             iam.PolicyStatement(actions=["s3:PutObject"], resources=[capture]),
             iam.PolicyStatement(
                 actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
@@ -85,10 +78,9 @@ class ModelExecutionRole(Construct):
             self.role.add_to_policy(statement)
         acknowledge_wildcards_when_resolved(
             self.role,
-            "Models load from released artifacts (one folder per approved package version) "
-            "and, for the endpoint stack's first model, from the initial-model folder; they "
-            "write data capture under the endpoint's prefix.",
-            resources=[released.models(), initial_model, capture],
+            "Models load from released artifacts (one folder per approved package version); "
+            "they write data capture under the endpoint's prefix.",
+            resources=[released.models(), capture],
         )
         acknowledge_wildcards(
             self.role,

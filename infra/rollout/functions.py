@@ -25,8 +25,10 @@ class Step(NamedTuple):
     invoked_by_events: bool = False  # asynchronously, by an EventBridge rule: dead letters
 
 
-# A failed or ended rollout: record it, tell on-call, put the endpoint back.
-_CLEAN_UP = ("records", "notify", "read_endpoint", "update_endpoint", "verdict")
+# A failed or ended rollout: record it, tell on-call, put the endpoint back (a first deploy's:
+# delete it), then record what serves and make it scale again.
+_CLEAN_UP: tuple[str, ...] = ("records", "notify", "read_endpoint", "update_endpoint", "verdict")
+_CLEAN_UP += ("delete_endpoint", "serving_model", "register_scaling")
 # Construct id prefix -> step; the ids feed logical IDs (RolloutFunctionsJudgeRole...).
 STEPS: dict[str, Step] = {
     "Start": Step(
@@ -44,7 +46,8 @@ STEPS: dict[str, Step] = {
             "create_models",
             "read_alarms",
             "verify_release",
-        ),
+        )
+        + ("create_endpoint", "deregister_scaling"),  # first deploy; instance type change
     ),
     "Judge": Step(
         "guardrails.rollout.handlers.judge",
@@ -59,13 +62,15 @@ STEPS: dict[str, Step] = {
     "Rollback": Step(
         "guardrails.rollout.handlers.rollback",
         60,
-        ("records", "read_endpoint", "update_endpoint", "verdict"),
+        ("records", "read_endpoint", "update_endpoint", "verdict") + ("delete_endpoint",),
     ),
     "SmokeTest": Step(
         "guardrails.rollout.handlers.smoke_test", 60, ("records", "read_endpoint", "invoke")
     ),
     "Finish": Step(
-        "guardrails.rollout.handlers.finish", 60, ("records", "notify", "read_endpoint")
+        "guardrails.rollout.handlers.finish",
+        60,
+        ("records", "notify", "read_endpoint") + ("serving_model", "register_scaling"),
     ),
     "RecordFailure": Step("guardrails.rollout.handlers.record_failure", 60, _CLEAN_UP),
     "ExecutionEnded": Step(

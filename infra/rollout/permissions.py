@@ -14,7 +14,9 @@ from constructs import Construct
 
 from guardrails.rollout.endpoint_configs import name_prefix
 from guardrails.rollout.metrics import VERDICT_NAMESPACE
+from guardrails.services.autoscaling import DIMENSION, NAMESPACE
 from infra.environment.released_artifacts import ReleasedModels
+from infra.environment.serving_model import ServingModelParameter
 from infra.nag import acknowledge_wildcards, acknowledge_wildcards_when_resolved
 
 
@@ -32,6 +34,7 @@ class RolloutPermissions:
         model_role: iam.IRole,
         rollback_alarms: Sequence[cloudwatch.IAlarm],
         released: ReleasedModels,
+        serving_model: ServingModelParameter,
     ) -> None:
         stack = cdk.Stack.of(scope)
 
@@ -49,6 +52,29 @@ class RolloutPermissions:
         self._table = table
         self._topic = topic
         self._released = released
+        self._serving_model = serving_model
+        # Application Auto Scaling names scalable targets by a random id, not the endpoint: its
+        # calls are held to SageMaker variants by conditions; target tracking's alarms are named
+        # after the variant's resource id, so CloudWatch is scoped to this endpoint's.
+        scaling = {
+            "StringEquals": {
+                "application-autoscaling:service-namespace": NAMESPACE,
+                "application-autoscaling:scalable-dimension": DIMENSION,
+            }
+        }
+        self.scaling_alarms = stack.format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name=f"TargetTracking-endpoint/{endpoint_name}/variant/*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        scaling_role = stack.format_arn(
+            service="iam",
+            region="",
+            resource="role",
+            resource_name="aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+            "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+        )
         # Endpoint configs name the environment's key: SageMaker takes a grant on it for the
         # role that creates the config or moves the endpoint onto it (botocore's KmsKeyId).
         encrypted_configs = [
@@ -102,6 +128,51 @@ class RolloutPermissions:
             "read_alarms": [
                 _allow(["cloudwatch:DescribeAlarms"], [a.alarm_arn for a in rollback_alarms])
             ],
+            # A first deploy creates the endpoint; its rollback deletes it.
+            "create_endpoint": [
+                _allow(["sagemaker:CreateEndpoint"], [endpoint, self.own_configs]),
+                *encrypted_configs,
+            ],
+            "delete_endpoint": [_allow(["sagemaker:DeleteEndpoint"], [endpoint])],
+            # What serves: the parameter (granted below) and the package of a config's model.
+            "serving_model": [
+                _allow(["sagemaker:DescribeModel", "sagemaker:ListTags"], [self.any_model])
+            ],
+            # Application Auto Scaling checks that its caller may act on the variant and on
+            # target tracking's alarms itself (the service-linked role does the scaling).
+            "register_scaling": [
+                iam.PolicyStatement(
+                    actions=[
+                        "application-autoscaling:RegisterScalableTarget",
+                        "application-autoscaling:PutScalingPolicy",
+                    ],
+                    resources=["*"],
+                    conditions=scaling,
+                ),
+                _allow(["sagemaker:UpdateEndpointWeightsAndCapacities"], [endpoint]),
+                _allow(
+                    ["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms"],
+                    [self.scaling_alarms],
+                ),
+                *encrypted_configs,  # the validation of UpdateEndpointWeightsAndCapacities
+                iam.PolicyStatement(
+                    actions=["iam:CreateServiceLinkedRole"],
+                    resources=[scaling_role],
+                    conditions={
+                        "StringLike": {
+                            "iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"
+                        }
+                    },
+                ),
+            ],
+            "deregister_scaling": [
+                iam.PolicyStatement(
+                    actions=["application-autoscaling:DeregisterScalableTarget"],
+                    resources=["*"],
+                    conditions=scaling,
+                ),
+                _allow(["cloudwatch:DeleteAlarms"], [self.scaling_alarms]),
+            ],
         }
 
     def grant(self, role: iam.IRole, capabilities: Iterable[str]) -> None:
@@ -114,6 +185,8 @@ class RolloutPermissions:
             elif capability == "verify_release":  # the released model's checksum, before use
                 self._released.grant_read_models(role)
             else:
+                if capability == "serving_model":
+                    self._serving_model.grant_write(role)
                 for statement in self._statements[capability]:
                     if statement not in granted:  # the key's grant comes with two capabilities
                         granted.append(statement)
@@ -126,6 +199,11 @@ class RolloutPermissions:
             unscoped += "; neither has cloudwatch:GetMetricData"
         if "verdict" in capabilities:
             unscoped += "; PutMetricData is held to the verdict's namespace by a condition"
+        if "register_scaling" in capabilities or "deregister_scaling" in capabilities:
+            unscoped += (
+                "; Application Auto Scaling cannot scope scalable targets by endpoint, so "
+                "conditions hold its calls to SageMaker variants"
+            )
         acknowledge_wildcards(role, unscoped + ".", resources=["*"])
         if "read_endpoint" in capabilities or "update_endpoint" in capabilities:
             acknowledge_wildcards(
@@ -142,6 +220,27 @@ class RolloutPermissions:
                 resources=[self.any_model, self.packages, self.own_models, self.own_configs]
                 if "create_models" in capabilities
                 else [self.packages],
+            )
+        if "create_endpoint" in capabilities:
+            acknowledge_wildcards(
+                role,
+                "A first deploy creates this endpoint on a config under its name prefix only.",
+                resources=[self.own_configs],
+            )
+        if "serving_model" in capabilities:
+            acknowledge_wildcards(
+                role,
+                "The serving config's model may have any generated name: it is only described, "
+                "and its tags read, to tell which model package serves.",
+                resources=[self.any_model],
+            )
+        if "register_scaling" in capabilities or "deregister_scaling" in capabilities:
+            acknowledge_wildcards(
+                role,
+                "Application Auto Scaling has no resource scope by endpoint (a condition holds "
+                "it to SageMaker variants); target tracking names its alarms after this "
+                "endpoint's variant, with a generated suffix.",
+                resources=[self.scaling_alarms],
             )
         if "verify_release" in capabilities:
             acknowledge_wildcards_when_resolved(

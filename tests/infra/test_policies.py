@@ -7,7 +7,7 @@ prod in three accounts.
 - only the approval step's role may update a model package (and so set it Approved);
 - no role may bypass Object Lock's governance retention;
 - no role but the approval step's may write where any endpoint's models are read from, and the
-  model roles read only released models (and the endpoint stack's first model's folder);
+  model roles read only released models;
 - the released bucket's policy denies object writes to everyone else, and only object writes.
 """
 
@@ -195,14 +195,10 @@ def model_reads(grants) -> dict[str, list[str]]:
     return reads
 
 
-def test_model_roles_read_only_released_models_and_their_first_models_folder(model_reads):
+def test_model_roles_read_only_released_models(model_reads):
     assert set(model_reads) == {f"Guardrails-{env}-Stateful" for env in ("dev", "staging", "prod")}
     for stack, resources in model_reads.items():
-        released_id = next(r for r in resources if r.startswith(RELEASED_ARN))
-        assert released_id == f"{RELEASED_ARN}/models/*", stack
-        assert sorted(r.split("/", 1)[1] for r in resources) == ["initial-model/*", "models/*"]
-        initial = next(r for r in resources if r.endswith("/initial-model/*"))
-        assert initial.startswith(f"{stack}:StorageArtifactBucket"), stack
+        assert resources == [f"{RELEASED_ARN}/models/*"], stack
 
 
 def test_no_role_but_the_approval_steps_may_write_where_models_are_read_from(grants, model_reads):

@@ -23,10 +23,13 @@ from moto.sagemakerruntime.models import sagemakerruntime_backends
 
 from guardrails.rollout import settings as rollout_settings
 from guardrails.rollout.context import RolloutContext
+from guardrails.rollout.serving import NO_MODEL, ServingModel, serving_model_parameter_name
 from guardrails.rollout.settings import DeploymentSettings, EndpointSettings, JudgeSettings
+from guardrails.services.autoscaling import AutoscalingSeam, VariantScaling
 from guardrails.services.cloudwatch import CloudWatchSeam
 from guardrails.services.sagemaker import SageMakerSeam
 from guardrails.services.sns import Notifier
+from guardrails.services.ssm import ServingModelParameter
 from tests.aws import REGION, create_deployment_table
 from tests.released import RELEASED_BUCKET, create_released_bucket, register, release
 
@@ -38,6 +41,8 @@ LIVE_MODEL = "live-model"
 ROLE_ARN = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/model-execution"
 KEY_ARN = f"arn:aws:kms:{REGION}:{DEFAULT_ACCOUNT_ID}:key/11111111-2222-3333-4444-555555555555"
 ALARMS = ("guardrails-test-errors", "guardrails-test-latency", "guardrails-test-verdict")
+SERVING_MODEL_PARAMETER = serving_model_parameter_name("test")
+CAPTURE_URI = f"s3://artifacts/data-capture/{ENDPOINT}"
 _ORIGINAL_CALL = botocore.client.BaseClient._make_api_call
 
 
@@ -150,6 +155,13 @@ class World:
             ],
         )  # fmt: skip
 
+    # ---- what serves, as the rollout recorded it
+    def serving_model(self) -> ServingModel:
+        return self.ctx.serving_model.read()
+
+    def scaling(self) -> VariantScaling | None:
+        return self.ctx.autoscaling.scaling(ENDPOINT, VARIANT)
+
     # ---- what on-call received
     def messages(self) -> list[dict[str, Any]]:
         received = []
@@ -197,6 +209,9 @@ def environment(
         rollout_settings.REGION: REGION,
         rollout_settings.MODEL_PACKAGE_GROUP: GROUP,
         rollout_settings.RELEASED_BUCKET: RELEASED_BUCKET,
+        rollout_settings.SERVING_MODEL_PARAMETER: SERVING_MODEL_PARAMETER,
+        rollout_settings.KMS_KEY_ARN: KEY_ARN,
+        rollout_settings.DATA_CAPTURE_URI: CAPTURE_URI,
     }
 
 
@@ -207,8 +222,13 @@ def make_world(
     deployment: dict[str, Any] | None = None,
     judge: dict[str, Any] | None = None,
     endpoint: dict[str, Any] | None = None,
+    serving: bool = True,
 ) -> World:
-    """Build the world inside an active mock_aws()."""
+    """Build the world inside an active mock_aws().
+
+    `serving`: an endpoint serves LIVE_CONFIG (and the parameter says so); otherwise the
+    account is empty: no endpoint, the parameter says "no model yet".
+    """
     table = create_deployment_table()
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     cloudwatch = boto3.client("cloudwatch", region_name=REGION)
@@ -262,7 +282,19 @@ def make_world(
             "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
         },
     )
-    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=LIVE_CONFIG)
+    ssm = boto3.client("ssm", region_name=REGION)
+    ssm.put_parameter(Name=SERVING_MODEL_PARAMETER, Value=NO_MODEL.to_json(), Type="String")
+    autoscaling = AutoscalingSeam(boto3.client("application-autoscaling", region_name=REGION))
+    if serving:
+        sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=LIVE_CONFIG)
+        ssm.put_parameter(
+            Name=SERVING_MODEL_PARAMETER,
+            Value=ServingModel(
+                model_package_arn=packages["Approved"], endpoint_config=LIVE_CONFIG
+            ).to_json(),
+            Overwrite=True,
+        )
+        autoscaling.register(ENDPOINT, VARIANT, EndpointSettings(**(endpoint or {})))
     sagemakerruntime_backends[DEFAULT_ACCOUNT_ID][REGION].results_queue.append(
         ("0.73", "text/csv", VARIANT, "")
     )
@@ -281,6 +313,8 @@ def make_world(
         cloudwatch=CloudWatchSeam(cloudwatch),
         notifier=Notifier(sns, topic_arn),
         table=table,
+        serving_model=ServingModelParameter(ssm, SERVING_MODEL_PARAMETER),
+        autoscaling=autoscaling,
         clock=clock,
     )
     world = World(

@@ -12,8 +12,14 @@ moto keeps serving the models, endpoint configs, model packages, the deployment 
   roll back: all traffic to the old fleet at once, `RollingBack` for a minute, then InService on
   the old config with an empty FailureReason. Without a DeploymentConfig (a rollback) the new
   fleet is provisioned and takes all traffic at once, no alarms. `RetainAllVariantProperties`
-  keeps the serving fleet's instance counts. Updating a busy endpoint is refused.
+  keeps the serving fleet's instance counts. Updating a busy endpoint is refused, and so is
+  an update that changes the instance type of a variant registered for autoscaling.
 * `UpdateEndpointWeightsAndCapacities`: `Updating` for `weights_seconds`, then the new weights.
+* `CreateEndpoint` (a first deploy, in a world without an endpoint): `Creating` while the fleet
+  is provisioned, then InService on the config; `DeleteEndpoint`: `Deleting` for
+  `deleting_seconds`, then gone (DescribeEndpoint: "Could not find endpoint"). Both are
+  refused while SageMaker is changing the endpoint, as are creating one that exists and
+  describing, updating or deleting one that does not.
 * `DescribeEndpoint`: status, configs, weights, instance counts and the pending deployment's
   variant statuses (Creating, then Baking with its start time) as SageMaker reports them.
 * `CreateEndpointConfig`: passed to moto, and remembered whole (moto drops shadow variants).
@@ -59,7 +65,7 @@ _ORIGINAL_CALL = botocore.client.BaseClient._make_api_call
 _NORMAL = NormalDist()
 _INTERCEPTED = {
     "sagemaker": ("UpdateEndpoint", "UpdateEndpointWeightsAndCapacities", "DescribeEndpoint",
-                  "CreateEndpointConfig"),
+                  "CreateEndpointConfig", "CreateEndpoint", "DeleteEndpoint"),
     "cloudwatch": ("GetMetricData", "PutMetricData", "DescribeAlarms"),
 }  # fmt: skip
 
@@ -104,6 +110,8 @@ class Update:
     phase_started_at: datetime | None = None
     rolling_back_until: datetime | None = None
     weights_only: dict[str, float] | None = None  # UpdateEndpointWeightsAndCapacities
+    creating: bool = False  # CreateEndpoint: the endpoint has no serving fleet yet
+    deleting: bool = False  # DeleteEndpoint
 
 
 @dataclass
@@ -127,6 +135,7 @@ class SimulatedSageMaker:
     provisioning_seconds: float = 480
     rolling_back_seconds: float = 60
     weights_seconds: float = 30
+    deleting_seconds: float = 60
     metrics_delay_seconds: float = 60
     rng: random.Random = field(init=False)
     live: Fleet = field(init=False)
@@ -151,9 +160,12 @@ class SimulatedSageMaker:
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         backend = sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION]
-        self.live = self._fleet(
-            LIVE_CONFIG, backend.endpoint_configs[LIVE_CONFIG].production_variants
-        )
+        if ENDPOINT in backend.endpoints:
+            self.live = self._fleet(
+                LIVE_CONFIG, backend.endpoint_configs[LIVE_CONFIG].production_variants
+            )
+        else:  # an empty account: no endpoint until a first deploy creates it
+            self.live, self.status = Fleet(config="", variants={}), ""
         self.models.setdefault(LIVE_MODEL, ModelProfile())
         self.alarm_states = {name: "OK" for name in ALARMS}
         endpoint = self.world.ctx.settings.endpoint
@@ -202,6 +214,7 @@ class SimulatedSageMaker:
                 "model": variant["ModelName"],
                 "instances": int(variant.get("InitialInstanceCount", 1)),
                 "weight": float(variant.get("InitialVariantWeight", 1.0)),
+                "type": variant.get("InstanceType", ""),
             }
 
         return Fleet(
@@ -221,10 +234,63 @@ class SimulatedSageMaker:
         backend = sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION]
         return self._fleet(name, backend.endpoint_configs[name].production_variants)
 
+    @property
+    def exists(self) -> bool:
+        return self.status != ""
+
+    def _create_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self.exists:
+            raise _validation("CreateEndpoint", f"Cannot create existing endpoint {ENDPOINT}")
+        green = self._config_fleet(params["EndpointConfigName"])
+        self.updates.append(params)
+        self.update = Update(
+            green=green,
+            phases=[Phase("provisioning", self.provisioning_seconds, 0.0, baking=False)],
+            guarded=False,
+            started_at=self.now,
+            phase_started_at=self.now,
+            creating=True,
+        )
+        self.live, self.status = Fleet(config=green.config, variants={}), "Creating"
+        self.log(f"CreateEndpoint on {green.config}")
+        return {"EndpointArn": self._arn()}
+
+    def _delete_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not self.exists:
+            raise _validation("DeleteEndpoint", f'Could not find endpoint "{ENDPOINT}".')
+        if self.status != "InService" and self.status != "Failed":
+            raise _validation("DeleteEndpoint", f"Cannot delete endpoint in status {self.status}")
+        self.update = Update(
+            green=Fleet(config="", variants={}),
+            phases=[Phase("deleting", self.deleting_seconds, 0.0, baking=False)],
+            guarded=False,
+            started_at=self.now,
+            phase_started_at=self.now,
+            deleting=True,
+        )
+        self.live = Fleet(config=self.live.config, variants={})  # no traffic is served any more
+        self.status = "Deleting"
+        self.log(f"DeleteEndpoint {ENDPOINT}")
+        return {}
+
+    def _arn(self) -> str:
+        return f"arn:aws:sagemaker:{REGION}:{DEFAULT_ACCOUNT_ID}:endpoint/{ENDPOINT}"
+
     def _update_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not self.exists:
+            raise _validation("UpdateEndpoint", f'Could not find endpoint "{ENDPOINT}".')
         if self.status != "InService":
             raise _validation("UpdateEndpoint", f"Cannot update in-progress endpoint {ENDPOINT}")
         green = self._config_fleet(params["EndpointConfigName"])
+        for name, variant in green.variants.items():
+            live = self.live.variants.get(name)
+            scaled = self.world.ctx.autoscaling.scaling(ENDPOINT, name) is not None
+            if live and live["type"] != variant["type"] and scaled:
+                raise _validation(
+                    "UpdateEndpoint",
+                    f"The variant {name} is registered for autoscaling: deregister it before "
+                    "changing its instance type",
+                )
         if params.get("RetainAllVariantProperties"):
             for name, variant in green.variants.items():
                 if name in self.live.variants:
@@ -322,6 +388,10 @@ class SimulatedSageMaker:
             following = update.phases[update.phase_index]
             self.log(f"{following.name}: new fleet at {following.green_share:.0%}")
             return
+        if update.deleting:
+            self.live, self.update, self.status = Fleet(config="", variants={}), None, ""
+            self.log(f"endpoint {ENDPOINT} deleted")
+            return
         if update.weights_only is not None:
             for name, weight in update.weights_only.items():
                 self.live.variants[name]["weight"] = weight
@@ -332,11 +402,20 @@ class SimulatedSageMaker:
 
     def _green_share(self) -> float:
         update = self.update
-        if update is None or update.weights_only is not None or update.rolling_back_until:
+        if (
+            update is None
+            or update.weights_only is not None
+            or update.rolling_back_until
+            or update.creating
+            or update.deleting
+        ):
             return 0.0
         return update.phases[update.phase_index].green_share
 
     def _describe_endpoint(self) -> dict[str, Any]:
+        if not self.exists:
+            raise _validation("DescribeEndpoint", f'Could not find endpoint "{ENDPOINT}".')
+
         def summary(fleet: Fleet) -> list[dict[str, Any]]:
             return [
                 {
@@ -359,7 +438,12 @@ class SimulatedSageMaker:
             "LastModifiedTime": self.now,
         }
         update = self.update
-        if update is not None and update.weights_only is None and not update.rolling_back_until:
+        if (
+            update is not None
+            and update.weights_only is None
+            and not update.rolling_back_until
+            and not (update.creating or update.deleting)
+        ):
             phase = update.phases[update.phase_index]
             status = "Baking" if phase.green_share > 0 else "Creating"
             pending = summary(update.green)
@@ -571,6 +655,8 @@ class SimulatedSageMaker:
                 return _ORIGINAL_CALL(client, operation, params)
             handler = {
                 "UpdateEndpoint": self._update_endpoint,
+                "CreateEndpoint": self._create_endpoint,
+                "DeleteEndpoint": self._delete_endpoint,
                 "UpdateEndpointWeightsAndCapacities": self._update_weights,
                 "DescribeEndpoint": lambda _: self._describe_endpoint(),
                 "GetMetricData": self._get_metric_data,

@@ -87,6 +87,7 @@ class Driver:
     serving_when_unlocked: str = ""
     stepfunctions: FakeStepFunctions = field(default_factory=FakeStepFunctions)
     state: RolloutState | None = None
+    endpoint_settings: str = ""  # the execution input's "endpoint" (a reshape), as JSON
 
     def __post_init__(self) -> None:
         self.ctx: RolloutContext = replace(self.world.ctx, stepfunctions=self.stepfunctions)
@@ -118,6 +119,7 @@ class Driver:
             model_package_arn=self.world.approved_package,
             started_by="pipeline",
             reason="weekly retrain",
+            endpoint_settings=self.endpoint_settings,
         )
         try:
             state = self._call("Start", None, lambda: steps.start(request, self.ctx))

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from guardrails.rollout import endpoint_configs as shapes
+from guardrails.rollout.settings import EndpointSettings
 from guardrails.rollout.state import RolloutError
 
 SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -154,3 +155,48 @@ def test_the_new_model_serves_the_released_container_and_names_its_package():
 def test_candidate_variant_names_never_clash_with_production():
     assert shapes.candidate_variant_name("native", "AllTraffic") == ""
     assert shapes.candidate_variant_name("ab", "Candidate") == "Candidate2"
+
+
+def test_a_first_deploy_config_is_shaped_by_the_settings_alone():
+    shape = EndpointSettings(instance_type="ml.c5.large", instance_count=3, max_capacity=5)
+    request = shapes.first_config_request(
+        name="e-1-c", model_name="e-1-m", shape=shape, kms_key_arn="key", capture_uri="s3://b/c",
+        deployment_id="d-1",
+    )  # fmt: skip
+    assert request["ProductionVariants"] == [
+        {"VariantName": "AllTraffic", "ModelName": "e-1-m", "InitialInstanceCount": 3,
+         "InstanceType": "ml.c5.large", "InitialVariantWeight": 1.0}
+    ]  # fmt: skip
+    assert request["KmsKeyId"] == "key"
+    assert request["DataCaptureConfig"]["DestinationS3Uri"] == "s3://b/c"
+    assert request["DataCaptureConfig"]["KmsKeyId"] == "key"
+    uncaptured = shapes.first_config_request(
+        name="e-1-c", model_name="e-1-m", shape=EndpointSettings(data_capture_percent=0),
+        kms_key_arn="key", capture_uri="s3://b/c", deployment_id="d-1",
+    )  # fmt: skip
+    assert "DataCaptureConfig" not in uncaptured
+
+
+def test_a_reshape_changes_the_instance_type_and_capture_and_keeps_the_rest():
+    live = {
+        "EndpointConfigName": "live",
+        "ProductionVariants": [
+            {"VariantName": "AllTraffic", "ModelName": "m", "InstanceType": "ml.m5.large",
+             "InitialInstanceCount": 2}
+        ],
+        "KmsKeyId": "key",
+        "DataCaptureConfig": {"EnableCapture": True, "InitialSamplingPercentage": 100,
+                              "DestinationS3Uri": "s3://live/capture", "KmsKeyId": "key",
+                              "CaptureOptions": [{"CaptureMode": "Input"}]},
+    }  # fmt: skip
+    shape = EndpointSettings(instance_type="ml.c5.xlarge", data_capture_percent=20)
+    config = shapes.reshaped(live, shape, kms_key_arn="other-key", capture_uri="s3://elsewhere")
+    (variant,) = config["ProductionVariants"]
+    assert (variant["InstanceType"], variant["ModelName"]) == ("ml.c5.xlarge", "m")
+    capture = config["DataCaptureConfig"]
+    assert capture["InitialSamplingPercentage"] == 20
+    assert (capture["DestinationS3Uri"], capture["KmsKeyId"]) == ("s3://live/capture", "key")
+    assert live["ProductionVariants"][0]["InstanceType"] == "ml.m5.large"  # not changed
+    no_capture = EndpointSettings(data_capture_percent=0)
+    off = shapes.reshaped(live, no_capture, kms_key_arn="k", capture_uri="u")
+    assert "DataCaptureConfig" not in off

@@ -180,3 +180,33 @@ def test_only_a_recorded_failure_counts_as_a_failed_rollout(world, monkeypatch):
     handlers.execution_ended(event, LambdaContext())
     handlers.record_failure(recorded("rollout_failed.json"), LambdaContext())
     assert counted[-2:] == ["EndedExecutionsFailed", "FailureRounds"]
+
+
+@pytest.fixture
+def empty_account(monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    with mock_aws():
+        world = make_world(monkeypatch, serving=False)
+        for key, value in world.env.items():
+            monkeypatch.setenv(key, value)
+        rollout_context.cache_clear()
+        yield world
+    rollout_context.cache_clear()
+
+
+def test_a_first_deploy_passes_through_the_handlers_and_is_recorded(empty_account):
+    """Step Functions hands each step the JSON state: one without a rollback target parses."""
+    world = empty_account
+    state = started(world)
+    assert (state["strategy"], state["previous_config"]) == ("first_deploy", "")
+    state = handlers.deploy({"rollout": state}, LambdaContext())
+    endpoint = world.ctx.sagemaker.describe_endpoint(ENDPOINT)  # moto: InService at once
+    assert endpoint.config_name == state["new_config"]
+    state = handlers.finish({"rollout": state, "expected": "promote"}, LambdaContext())
+    assert state["result"] == "PROMOTED"
+    serving = world.serving_model()
+    assert (serving.model_package_arn, serving.endpoint_config) == (
+        world.approved_package,
+        endpoint.config_name,
+    )
+    assert world.scaling() is not None

@@ -126,3 +126,21 @@ def test_without_a_record_a_target_must_be_named(world):
 def test_a_reason_is_required(world):
     with pytest.raises(RollbackRefused, match="reason: say why"):
         roll_back(world, reason="  ")
+
+
+def test_a_first_deploy_has_no_earlier_config_to_roll_back_to(monkeypatch):
+    with mock_aws():
+        world = make_world(monkeypatch, serving=False)
+        records.put_deployment(
+            world.table,
+            records.DeploymentRecord(
+                deployment_id="d-1", endpoint_name=ENDPOINT, environment="test",
+                model_package_arn=world.approved_package, previous_endpoint_config="",
+                strategy="first_deploy", started_by="pipeline",
+            ),
+        )  # fmt: skip
+        with pytest.raises(RollbackRefused, match="d-1 was the first deploy of guardrails-test"):
+            rollback_endpoint(
+                sagemaker=world.ctx.sagemaker, table=world.table, notifier=None,
+                endpoint_name=ENDPOINT, target_config=None, decided_by="carol", reason="bad",
+            )  # fmt: skip

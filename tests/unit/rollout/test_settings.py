@@ -64,6 +64,9 @@ def test_settings_are_typed():
             "JUDGE_SETTINGS.alpah: unknown setting",
         ),
         ({"ENDPOINT_SETTINGS": ""}, "ENDPOINT_SETTINGS: required environment variable"),
+        ({"SERVING_MODEL_PARAMETER": ""}, "SERVING_MODEL_PARAMETER: required environment"),
+        ({"KMS_KEY_ARN": " "}, "KMS_KEY_ARN: required environment variable"),
+        ({"DATA_CAPTURE_URI": ""}, "DATA_CAPTURE_URI: required environment variable"),
         (
             {"ENDPOINT_SETTINGS": json.dumps({"min_capacity": 3, "max_capacity": 2})},
             "ENDPOINT_SETTINGS.max_capacity: must be between 3 and 100",
