@@ -72,6 +72,7 @@ class GuardedRollout(Construct):
                 endpoint=config.endpoint,
                 deployment=config.deployment,
                 judge=config.judge,
+                traffic=config.traffic,
                 smoke_test_payload=config.smoke_test_payload,
             ),
             rollout_settings.TABLE_NAME: table.table_name,

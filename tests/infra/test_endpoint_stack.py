@@ -42,8 +42,9 @@ def test_dev_uses_all_at_once_blue_green(template_of):
     )
 
 
-def test_staging_bakes_a_half_canary_for_half_an_hour(template_of):
-    """Few users: a 10% canary would need the judge for more than an hour (README)."""
+def test_staging_is_ab_so_its_infrastructure_updates_go_all_at_once(template_of):
+    """No users: staging replays test data through a judge-paced A/B (README); an update of
+    the endpoint stack itself still goes through SageMaker's blue/green with alarm rollback."""
     template_of("staging", "endpoint").has_resource_properties(
         "AWS::SageMaker::Endpoint",
         {
@@ -51,9 +52,8 @@ def test_staging_bakes_a_half_canary_for_half_an_hour(template_of):
                 "BlueGreenUpdatePolicy": Match.object_like(
                     {
                         "TrafficRoutingConfiguration": {
-                            "Type": "CANARY",
+                            "Type": "ALL_AT_ONCE",
                             "WaitIntervalInSeconds": 1800,
-                            "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50},
                         }
                     }
                 ),

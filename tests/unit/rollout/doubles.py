@@ -9,6 +9,7 @@ completes or rolls back. Every other call is served by moto.
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,7 +24,12 @@ from moto.sagemakerruntime.models import sagemakerruntime_backends
 
 from guardrails.rollout import settings as rollout_settings
 from guardrails.rollout.context import RolloutContext
-from guardrails.rollout.settings import DeploymentSettings, EndpointSettings, JudgeSettings
+from guardrails.rollout.settings import (
+    DeploymentSettings,
+    EndpointSettings,
+    JudgeSettings,
+    TrafficSettings,
+)
 from guardrails.services.cloudwatch import CloudWatchSeam
 from guardrails.services.sagemaker import SageMakerSeam
 from guardrails.services.sns import Notifier
@@ -39,6 +45,21 @@ ROLE_ARN = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/model-execution"
 KEY_ARN = f"arn:aws:kms:{REGION}:{DEFAULT_ACCOUNT_ID}:key/11111111-2222-3333-4444-555555555555"
 ALARMS = ("guardrails-test-errors", "guardrails-test-latency", "guardrails-test-verdict")
 _ORIGINAL_CALL = botocore.client.BaseClient._make_api_call
+
+
+def labelled_split(rows: int = 300, seed: int = 7) -> dict[str, int]:
+    """A held-out split as pipelines/preprocess.py writes it: request body -> label."""
+    rng = random.Random(seed)
+    split: dict[str, int] = {}
+    while len(split) < rows:
+        features = ",".join(f"{rng.uniform(-3, 3):.4f}" for _ in range(4))
+        split[features] = rng.randrange(2)
+    return split
+
+
+TEST_LABELS = labelled_split()
+# Headerless CSV, the label first (pipelines/preprocess.py).
+TEST_DATA = "".join(f"{label},{body}\n" for body, label in TEST_LABELS.items()).encode()
 
 
 class Clock:
@@ -178,6 +199,7 @@ def environment(
     judge: dict[str, Any],
     topic_arn: str,
     endpoint: dict[str, Any] | None = None,
+    traffic: dict[str, Any] | None = None,
 ) -> dict[str, str]:
     """The Lambda environment the CDK construct sets, from the real config dataclasses."""
     return {
@@ -188,6 +210,7 @@ def environment(
             endpoint=EndpointSettings(**(endpoint or {})),
             deployment=DeploymentSettings(strategy=strategy, **deployment),
             judge=JudgeSettings(**judge),
+            traffic=TrafficSettings(**(traffic or {})),
             smoke_test_payload="0.5,1.2,-0.3",
         ),
         rollout_settings.TABLE_NAME: "deployments",
@@ -207,6 +230,7 @@ def make_world(
     deployment: dict[str, Any] | None = None,
     judge: dict[str, Any] | None = None,
     endpoint: dict[str, Any] | None = None,
+    traffic: dict[str, Any] | None = None,
 ) -> World:
     """Build the world inside an active mock_aws()."""
     table = create_deployment_table()
@@ -237,7 +261,8 @@ def make_world(
     packages = {status: register(sagemaker, GROUP) for status in ("Approved", "Pending")}
     s3 = boto3.client("s3", region_name=REGION)
     create_released_bucket(s3)
-    release(sagemaker, s3, packages["Approved"])  # as the approval step leaves it
+    # As the approval step leaves it: the model and the held-out split released.
+    release(sagemaker, s3, packages["Approved"], test_data=TEST_DATA)
     sagemaker.create_model(
         ModelName=LIVE_MODEL,
         ExecutionRoleArn=ROLE_ARN,
@@ -274,6 +299,7 @@ def make_world(
         judge={"bake_time_seconds": 300, "max_bake_time_seconds": 3600, **(judge or {})},
         topic_arn=topic_arn,
         endpoint=endpoint,
+        traffic=traffic,
     )
     ctx = RolloutContext(
         settings=rollout_settings.load_settings(env),
@@ -308,3 +334,4 @@ def make_world(
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", make_api_call)
     return world
+
