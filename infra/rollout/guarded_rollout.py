@@ -23,7 +23,7 @@ from infra.encrypted_logs import EncryptedLogs
 from infra.environment.endpoint import GuardedEndpoint
 from infra.environment.released_artifacts import ReleasedArtifacts
 from infra.rollout.definition import rollout_definition, state_machine_timeout
-from infra.rollout.functions import RolloutFunctions
+from infra.rollout.functions import RolloutFunctions, replay_step
 from infra.rollout.permissions import RolloutPermissions
 from infra.state_machine import LoggedStateMachine
 
@@ -110,6 +110,7 @@ class GuardedRollout(Construct):
             permissions=permissions,
             logs=self.logs,
             dead_letter_queue=self.dead_letters.queue,
+            replay=replay_step(config.judge.interval_seconds) if config.traffic.replays else None,
         )
         self.functions = functions.functions
         # Settled failure rounds, counted by the RecordFailure handler (Powertools).

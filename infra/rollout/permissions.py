@@ -13,7 +13,7 @@ import aws_cdk.aws_sns as sns
 from constructs import Construct
 
 from guardrails.rollout.endpoint_configs import name_prefix
-from guardrails.rollout.metrics import VERDICT_NAMESPACE
+from guardrails.rollout.metrics import QUALITY_NAMESPACE, VERDICT_NAMESPACE
 from infra.environment.released_artifacts import ReleasedArtifacts
 from infra.nag import acknowledge_wildcards, acknowledge_wildcards_when_resolved
 
@@ -92,15 +92,16 @@ class RolloutPermissions:
             "read_model_packages": [_allow(["sagemaker:DescribeModelPackage"], [self.packages])],
             "invoke": [_allow(["sagemaker:InvokeEndpoint"], [endpoint])],
             "read_metrics": [_allow(["cloudwatch:GetMetricData"], ["*"])],
-            "verdict": [
-                iam.PolicyStatement(
-                    actions=["cloudwatch:PutMetricData"],
-                    resources=["*"],
-                    conditions={"StringEquals": {"cloudwatch:namespace": VERDICT_NAMESPACE}},
-                )
-            ],
+            "verdict": [_put_metrics_into(VERDICT_NAMESPACE)],
             "read_alarms": [
                 _allow(["cloudwatch:DescribeAlarms"], [a.alarm_arn for a in rollback_alarms])
+            ],
+            # The replay's labelled counts, only into the namespace the judge reads them from.
+            "quality": [_put_metrics_into(QUALITY_NAMESPACE)],
+            # The replay reads only the released test data (HeadObject/GetObject need Decrypt).
+            "read_test_data": [
+                _allow(["s3:GetObject"], [released.test_data()]),
+                _allow(["kms:Decrypt"], [released.key.key_arn]),
             ],
         }
 
@@ -126,6 +127,8 @@ class RolloutPermissions:
             unscoped += "; neither has cloudwatch:GetMetricData"
         if "verdict" in capabilities:
             unscoped += "; PutMetricData is held to the verdict's namespace by a condition"
+        if "quality" in capabilities:
+            unscoped += "; PutMetricData is held to the labelled counts' namespace by a condition"
         acknowledge_wildcards(role, unscoped + ".", resources=["*"])
         if "read_endpoint" in capabilities or "update_endpoint" in capabilities:
             acknowledge_wildcards(
@@ -150,6 +153,13 @@ class RolloutPermissions:
                 "version) to check them before a model is made from them.",
                 resources=[self._released.models()],
             )
+        if "read_test_data" in capabilities:
+            acknowledge_wildcards_when_resolved(
+                role,
+                "The replay reads the test data released with each approved package version "
+                "(one folder per version) and checks its SHA-256 before it sends a row.",
+                resources=[self._released.test_data()],
+            )
         if "records" in capabilities or "notify" in capabilities:
             acknowledge_wildcards(
                 role,
@@ -161,3 +171,12 @@ class RolloutPermissions:
 
 def _allow(actions: list[str], resources: list[str]) -> iam.PolicyStatement:
     return iam.PolicyStatement(actions=actions, resources=resources)
+
+
+def _put_metrics_into(namespace: str) -> iam.PolicyStatement:
+    """PutMetricData has no resource scope: a condition holds it to one namespace."""
+    return iam.PolicyStatement(
+        actions=["cloudwatch:PutMetricData"],
+        resources=["*"],
+        conditions={"StringEquals": {"cloudwatch:namespace": namespace}},
+    )
