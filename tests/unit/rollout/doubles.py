@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +22,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sagemaker.models import sagemaker_backends
 from moto.sagemakerruntime.models import sagemakerruntime_backends
 
+from guardrails.config import EnvironmentConfig
 from guardrails.rollout import settings as rollout_settings
 from guardrails.rollout.context import RolloutContext
 from guardrails.rollout.settings import (
@@ -335,3 +336,17 @@ def make_world(
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", make_api_call)
     return world
 
+
+def shipped_world(
+    monkeypatch: Any, env: EnvironmentConfig, *, endpoint: dict[str, Any] | None = None
+) -> World:
+    """The world of a shipped environment's settings (`endpoint` overrides some)."""
+    deployment = asdict(env.deployment)
+    return make_world(
+        monkeypatch,
+        strategy=deployment.pop("strategy"),
+        deployment=deployment,
+        judge=asdict(env.judge),
+        endpoint={**asdict(env.endpoint), **(endpoint or {})},
+        traffic=asdict(env.traffic),
+    )
