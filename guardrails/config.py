@@ -11,6 +11,7 @@ checked on construction; a bad one raises ConfigError naming the field
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,9 @@ from typing import Any
 from guardrails.rollout.endpoint_configs import NAME_PREFIX_LENGTH, name_prefix
 from guardrails.rollout.settings import INSTANCE_TYPE as _INSTANCE_TYPE
 from guardrails.rollout.settings import (
+    MAX_REPLAY_INTERVAL_SECONDS,
     NATIVE_STRATEGIES,
+    REPLAY_CAPACITY_SHARE,
     RESOURCE_NAME,
     STRATEGIES,
     DeploymentSettings,
@@ -27,7 +30,7 @@ from guardrails.rollout.settings import (
     JudgeSettings,
     TrafficSettings,
 )
-from guardrails.rollout.timing import check_native_timing
+from guardrails.rollout.timing import check_bake_limit, check_native_timing
 from guardrails.validation import (
     ConfigError,
     check_fields,
@@ -88,6 +91,37 @@ def _check_smoke_test_payload(payload: str) -> None:
             "smoke_test_payload",
             f"must be 1-{SMOKE_TEST_PAYLOAD_MAX_BYTES} bytes: the rollout functions carry it in "
             f"their environment, which Lambda caps at 4 KB (got {size} bytes)",
+        )
+
+
+def _check_replay(env: EnvironmentConfig) -> None:
+    """The replay's limits: opt-in in production, a share of the floor's capacity, one Lambda."""
+    rate = env.traffic.replay_requests_per_minute
+    if not rate:
+        return
+    if env.production and not env.traffic.replay_in_production:
+        fail(
+            "traffic.replay_requests_per_minute",
+            f"{rate} requests a minute of test data into a production endpoint: set "
+            "traffic.replay_in_production to true to allow it, or 0 to replay nothing",
+        )
+    floor = env.endpoint.min_capacity * env.endpoint.target_invocations_per_instance
+    bound = math.floor(REPLAY_CAPACITY_SHARE * floor)
+    if rate > bound:
+        fail(
+            "traffic.replay_requests_per_minute",
+            f"must be at most {bound}: a quarter of the endpoint's capacity at its autoscaling "
+            f"floor (endpoint.min_capacity {env.endpoint.min_capacity} x "
+            f"endpoint.target_invocations_per_instance "
+            f"{env.endpoint.target_invocations_per_instance} a minute), so that the replay alone "
+            f"never scales the endpoint out or crowds out real requests {got(rate)}",
+        )
+    if env.judge.interval_seconds > MAX_REPLAY_INTERVAL_SECONDS:
+        fail(
+            "judge.interval_seconds",
+            f"must be at most {MAX_REPLAY_INTERVAL_SECONDS} s while the environment replays "
+            "test data: the Replay step is a Lambda that runs a whole judge interval plus a "
+            f"minute, and Lambda stops at 15 minutes {got(env.judge.interval_seconds)}",
         )
 
 
@@ -176,8 +210,11 @@ class EnvironmentConfig:
                 "judge never promotes a model at its ceiling "
                 + got(self.traffic.expected_error_rate),
             )
-        # SageMaker's canary and linear shift traffic on a timer: it must leave the judge time.
+        _check_replay(self)
+        # SageMaker's canary and linear shift traffic on a timer: it must leave the judge time;
+        # and real plus replayed traffic must get a good model promoted before the max bake.
         check_native_timing(self.deployment, self.judge, self.traffic)
+        check_bake_limit(self.deployment, self.judge, self.traffic)
 
     @property
     def is_environment_agnostic(self) -> bool:
@@ -338,23 +375,28 @@ class AppConfig:
 
 def _shipped_environments() -> dict[str, dict[str, Any]]:
     """The dev/staging/prod defaults, as field values that overrides replace."""
-    # Traffic: dev and staging have few users; prod plans for its autoscaling set point
-    # (2 instances x 750 invocations a minute). At 300 requests a minute a 10% canary would
-    # need the judge for more than an hour, so staging bakes a 50% canary for 30 minutes;
-    # prod's 25% linear steps get 15 minutes each (the judge needs 10, see README).
+    # Traffic: dev has few users and staging none, so both replay the released test data
+    # (120 requests a minute); prod plans for its autoscaling set point (2 instances x 750
+    # invocations a minute) and replays nothing. Staging lives on the replay alone: A/B at
+    # 50% (judge-paced, and the one strategy whose answers name the fleet, so the replay's
+    # labelled accuracy is compared), with a 5-point accuracy margin, what 60 replayed rows a
+    # minute per model can show within the bake (README); prod's 25% linear steps get 15
+    # minutes each (the judge needs 10, see README).
     return {
         "dev": dict(
             endpoint=EndpointSettings(instance_count=1, min_capacity=1, max_capacity=2),
             deployment=DeploymentSettings(strategy="all_at_once", wait_interval_seconds=300),
             judge=JudgeSettings(bake_time_seconds=300),
-            traffic=TrafficSettings(expected_requests_per_minute=60),
+            traffic=TrafficSettings(
+                expected_requests_per_minute=60, replay_requests_per_minute=120
+            ),
         ),
         "staging": dict(
             deployment=DeploymentSettings(
-                strategy="canary", canary_percent=50, wait_interval_seconds=1800
+                strategy="ab", ab_weight_steps=(50, 100), wait_interval_seconds=1800
             ),
-            judge=JudgeSettings(bake_time_seconds=2400),
-            traffic=TrafficSettings(expected_requests_per_minute=300),
+            judge=JudgeSettings(bake_time_seconds=3600, quality_margin=0.05),
+            traffic=TrafficSettings(expected_requests_per_minute=0, replay_requests_per_minute=120),
         ),
         "prod": dict(
             production=True,

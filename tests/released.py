@@ -39,21 +39,21 @@ def release(
     *,
     body: bytes = MODEL_BYTES,
     bucket: str = RELEASED_BUCKET,
+    test_data: bytes | None = None,
 ) -> ReleaseRecord:
-    """Do what the approval step does for `arn`: copy its model, record it, set Approved."""
+    """Do what the approval step does for `arn`: copy its model (and test data), record, approve."""
     location = released_location(bucket, arn, "model")
-    s3.put_object(
-        Bucket=location.bucket,
-        Key=location.key,
-        Body=body,
-        ChecksumAlgorithm="SHA256",
-        ChecksumSHA256=sha256(body),
-    )
+    _put(s3, location.bucket, location.key, body)
+    test_location = released_location(bucket, arn, "test-data")
+    if test_data is not None:
+        _put(s3, test_location.bucket, test_location.key, test_data)
     record = ReleaseRecord(
         approved_by=APPROVER,
         approved_at="2026-11-20T09:30:00+00:00",
         model_uri=location.uri,
         model_sha256=sha256(body),
+        test_data_uri=test_location.uri if test_data is not None else "",
+        test_data_sha256=sha256(test_data) if test_data is not None else "",
     )
     sagemaker.update_model_package(
         ModelPackageArn=arn,
@@ -62,6 +62,12 @@ def release(
         CustomerMetadataProperties=record.metadata(),
     )
     return record
+
+
+def _put(s3: Any, bucket: str, key: str, body: bytes) -> None:
+    s3.put_object(
+        Bucket=bucket, Key=key, Body=body, ChecksumAlgorithm="SHA256", ChecksumSHA256=sha256(body)
+    )
 
 
 def register(sagemaker: Any, group: str, **extra: Any) -> str:

@@ -16,10 +16,10 @@ from guardrails.cli.planning import (
     PlanError,
     Traffic,
     bake_warnings,
-    design_rps,
     fixed_horizon,
     judge_scenario,
     mean_metric,
+    planned_rps,
     rate_metric,
     split_traffic,
     strategy_traffic,
@@ -41,7 +41,9 @@ from guardrails.judge.simulation import Summary, simulate
 @click.option(
     "--rps",
     type=float,
-    help="Requests per second to the endpoint (default with --env: its autoscaling set point).",
+    help="Requests per second to the endpoint (default with --env: its planned traffic, "
+    "traffic.expected_requests_per_minute or else the autoscaling set point, plus the "
+    "test data it replays, traffic.replay_requests_per_minute).",
 )
 @click.option(
     "--canary-share",
@@ -154,15 +156,25 @@ def _metric(
 
 
 def _traffic(env: EnvironmentConfig | None, rps: float | None, share: float | None) -> Traffic:
+    replayed = 0.0
     if rps is None:
         if env is None:
             raise PlanError("--rps: required (requests per second), or give --env")
-        rps = design_rps(env)
+        rps, replayed = planned_rps(env)
     if share is not None:
-        return split_traffic(rps, share)
-    if env is not None:
-        return strategy_traffic(env, rps)
-    return split_traffic(rps, DeploymentSettings().canary_percent)
+        traffic = split_traffic(rps, share)
+    elif env is not None:
+        traffic = strategy_traffic(env, rps)
+    else:
+        traffic = split_traffic(rps, DeploymentSettings().canary_percent)
+    if not replayed:
+        return traffic
+    return replace(
+        traffic,
+        replayed_rps=replayed,
+        description=f"{traffic.description}; {render.number(replayed)} req/s of it replayed "
+        "test data",
+    )
 
 
 def _judge_settings(env: EnvironmentConfig | None, alpha: float | None) -> JudgeSettings:

@@ -1,7 +1,8 @@
-"""What every rollout step works with: settings, the AWS seams, the table and a clock."""
+"""What every rollout step works with: settings, the AWS seams, the table, a clock and a pause."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +25,11 @@ _ISO = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def pause(seconds: float) -> None:
+    """Sleep (the replay's pacing); looked up at call time, so tests can stand in."""
+    time.sleep(seconds)
 
 
 def to_iso(moment: datetime) -> str:
@@ -52,6 +58,7 @@ class RolloutContext:
     autoscaling: AutoscalingSeam  # the production variant's scalable target
     stepfunctions: StepFunctionsSeam | None = None  # the clean-up steps start and read executions
     clock: Callable[[], datetime] = field(default=utc_now)
+    sleep: Callable[[float], None] = field(default=pause)  # the replay paces its requests
 
     def now(self) -> datetime:
         return self.clock()

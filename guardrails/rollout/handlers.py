@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cache
 from typing import Any, Protocol, TypeVar
 
@@ -17,7 +18,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from guardrails.observability import count, instrumented, logger
 from guardrails.rollout import ending, steps
+from guardrails.rollout import replay as replaying
 from guardrails.rollout.context import RolloutContext
+from guardrails.rollout.replay import JudgeRound
 from guardrails.rollout.settings import load_settings
 from guardrails.rollout.state import (
     EndedExecution,
@@ -68,6 +71,19 @@ def rollout_context() -> RolloutContext:
     )
 
 
+@cache
+def replay_context() -> RolloutContext:
+    """The rollout's context with a runtime client that tries each replayed row once."""
+    context = rollout_context()
+    return replace(
+        context,
+        sagemaker=SageMakerSeam(
+            clients.client("sagemaker"),
+            clients.client("sagemaker-runtime", config=clients.ONE_ATTEMPT_CONFIG),
+        ),
+    )
+
+
 def step_handler(
     parse: Callable[[Any], Request],
     run: Callable[[Request, RolloutContext], Result],
@@ -95,7 +111,14 @@ def step_handler(
 
 start = step_handler(StartRequest.parse, steps.start, counter="RolloutsStarted")
 deploy = step_handler(step_state, steps.deploy, counter="EndpointUpdatesStarted")
-judge = step_handler(step_state, steps.judge, counter="JudgeRounds")
+judge = step_handler(
+    JudgeRound.parse,
+    lambda round_, ctx: steps.judge(round_.state, ctx, replay=round_.replay),
+    counter="JudgeRounds",
+)
+replay = step_handler(
+    step_state, lambda state, _: replaying.replay(state, replay_context()), counter="ReplayRounds"
+)
 shift = step_handler(
     step_state,
     steps.shift,

@@ -29,6 +29,7 @@ from guardrails.rollout.metrics import (
     metric_queries,
 )
 from guardrails.rollout.policy import ADVANCE, COMPLETE, ROLLBACK, Situation, next_action
+from guardrails.rollout.replay import ReplayRound
 from guardrails.rollout.rollback import EndpointBusy
 from guardrails.rollout.schedule import METRICS_DELAY_SECONDS, veto_reason
 from guardrails.rollout.settings import EndpointSettings
@@ -374,8 +375,13 @@ def _baking(state: RolloutState, ctx: RolloutContext, note: str) -> RolloutState
     return state.with_changes(baking_since=now, last_shift_at=now, note=note)
 
 
-def judge(state: RolloutState, ctx: RolloutContext) -> RolloutState:
-    """Read both fleets' metrics, ask the judge, record and publish its verdict, decide."""
+def judge(
+    state: RolloutState, ctx: RolloutContext, *, replay: ReplayRound | None = None
+) -> RolloutState:
+    """Read both fleets' metrics, ask the judge, record and publish its verdict, decide.
+
+    `replay`: the round the Replay step just sent, recorded beside the verdict.
+    """
     s = ctx.settings
     now = ctx.now()
     ctx.hold_lock(state.deployment_id)
@@ -455,6 +461,8 @@ def judge(state: RolloutState, ctx: RolloutContext) -> RolloutState:
         "traffic_since": traffic_since,
         "veto": veto,
     }
+    if replay is not None:
+        details["replay"] = replay.to_event()
     records.add_decision(
         ctx.table,
         deployment_id=state.deployment_id,

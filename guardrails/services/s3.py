@@ -1,10 +1,11 @@
-"""The S3 seam: release a pinned object version with its SHA-256, and read a checksum back."""
+"""The S3 seam: release a pinned object version with its SHA-256, read a checksum or bytes back."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -81,6 +82,11 @@ class S3Seam:
                 "was read"
             )
         return checksum
+
+    def chunks(self, location: S3Location) -> Iterator[bytes]:
+        """The object's current bytes, a chunk at a time (callers hash what they read)."""
+        body = self._client.get_object(Bucket=location.bucket, Key=location.key)["Body"]
+        yield from iter(lambda: body.read(_CHUNK_BYTES), b"")
 
     def sha256(self, location: S3Location) -> str | None:
         """The SHA-256 S3 holds for the object's current version; None when missing or none."""

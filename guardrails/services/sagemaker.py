@@ -58,6 +58,18 @@ class EndpointView:
         return text
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What InvokeEndpoint answered, and which production variant answered it.
+
+    During a native blue/green update both fleets carry the same variant name, so the variant
+    tells fleets apart only where they are separate variants (A/B).
+    """
+
+    body: bytes
+    variant: str
+
+
 class SageMakerSeam:
     """The SageMaker calls of a rollout, over a boto3 client."""
 
@@ -239,10 +251,16 @@ class SageMakerSeam:
 
     def invoke(self, name: str, body: str, content_type: str) -> bytes:
         """InvokeEndpoint once; the response body."""
+        return self.invoke_routed(name, body, content_type).body
+
+    def invoke_routed(self, name: str, body: str, content_type: str) -> Answer:
+        """InvokeEndpoint once, routed by the endpoint's weights; the body and the variant."""
         if self._runtime is None:
             raise RuntimeError("SageMakerSeam: no sagemaker-runtime client was given")
         response = self._runtime.invoke_endpoint(
             EndpointName=name, Body=body.encode(), ContentType=content_type
         )
-        payload: bytes = response["Body"].read()
-        return payload
+        return Answer(
+            body=response["Body"].read(),
+            variant=str(response.get("InvokedProductionVariant") or ""),
+        )

@@ -175,6 +175,10 @@ class ReleasedModels:
         """The ARN pattern of the released models (what endpoints load)."""
         return f"{self.bucket_arn}/{MODELS_PREFIX}/*"
 
+    def test_data(self) -> str:
+        """The ARN pattern of the released test data (what the replay scores)."""
+        return f"{self.bucket_arn}/{TEST_DATA_PREFIX}/*"
+
     def model_packages(self) -> str:
         """The ARN pattern of the pipeline group's model package versions."""
         host = self._host
@@ -184,7 +188,15 @@ class ReleasedModels:
         )
 
     def grant_read_models(self, role: iam.IRole) -> None:
-        """Let `role` read released models and their checksums (HeadObject needs Decrypt).
+        """Let `role` read released models and their checksums (HeadObject needs Decrypt)."""
+        self._grant_read(role, self.models())
+
+    def grant_read_test_data(self, role: iam.IRole) -> None:
+        """Let `role` read released test data and its checksum (the replay)."""
+        self._grant_read(role, self.test_data())
+
+    def _grant_read(self, role: iam.IRole, objects: str) -> None:
+        """`s3:GetObject` on `objects` and the Decrypt that needs.
 
         Decrypt is held to the released bucket's objects by their encryption context (with an
         S3 Bucket Key it is the bucket's ARN) and to requests through S3: the key's ARN is not
@@ -193,7 +205,7 @@ class ReleasedModels:
         host = self._host
         keys = f"arn:{host.partition}:kms:{host.region}:{host.account}:key/*"
         iam.Grant.add_to_principal(
-            grantee=role, actions=["s3:GetObject"], resource_arns=[self.models()]
+            grantee=role, actions=["s3:GetObject"], resource_arns=[objects]
         )
         role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -212,7 +224,7 @@ class ReleasedModels:
         )
         acknowledge_wildcards(
             role,
-            "Released models are decrypted with the released bucket's key, whose ARN another "
+            "Released artifacts are decrypted with the released bucket's key, whose ARN another "
             "account cannot derive: any key of the pipeline host, only through S3 and only for "
             "objects of the released bucket (its encryption context).",
             resources=[keys],

@@ -6,6 +6,8 @@ Start -> Deploy -> WaitForMetrics -> Judge -> Verdict:
   advance  -> ShiftTraffic -> WaitForMetrics          (A/B: the next weight step)
   complete -> Promote -> SmokeTest -> FinishPromotion -> RolloutEnded
   otherwise -> WaitForMetrics                          (the judge loop)
+Where the environment replays test data, a Replay task takes WaitForMetrics' place: it sends
+one judge interval of requests spread over it and leaves its counts in $.replay for the Judge.
 Every task: Retry on transient errors, Catch -> PrepareFailure -> RecordFailure ->
 FailureSettled: settled -> RolloutFailed (or CleanedUp); otherwise WaitToProtect ->
 RecordFailure, once a minute, until the candidate is out (guardrails.rollout.ending).
@@ -28,6 +30,7 @@ from guardrails.rollout.schedule import (
     PROVISIONING_ALLOWANCE_SECONDS,
     protection_deadline_seconds,
 )
+from guardrails.rollout.settings import REPLAY_TIMEOUT_MARGIN_SECONDS
 from infra.config import EnvironmentConfig
 
 TRANSIENT_ERRORS = [
@@ -41,6 +44,7 @@ TRANSIENT_ERRORS = [
 ENDPOINT_BUSY = "EndpointBusy"
 _BUSY_INTERVAL = 30  # s, first wait for an endpoint that is still updating
 _BUSY_BACKOFF = 1.5
+_TASK_TIMEOUT_SECONDS = 180
 
 
 def busy_retry_attempts(wait_seconds: int) -> int:
@@ -82,6 +86,8 @@ def rollout_definition(
         *,
         waits: bool = False,
         holds: bool = False,
+        timeout_seconds: int = _TASK_TIMEOUT_SECONDS,
+        result_path: str | None = None,
     ) -> tasks.LambdaInvoke:
         """A Lambda step; without a payload the function gets the whole state."""
         function = functions[step]
@@ -92,7 +98,8 @@ def rollout_definition(
             payload=payload,
             payload_response_only=True,
             retry_on_service_exceptions=False,
-            task_timeout=sfn.Timeout.duration(cdk.Duration.minutes(3)),
+            task_timeout=sfn.Timeout.duration(cdk.Duration.seconds(timeout_seconds)),
+            result_path=result_path,
         )
         invoke.add_retry(
             errors=TRANSIENT_ERRORS,
@@ -185,9 +192,17 @@ def rollout_definition(
         *,
         waits: bool = False,
         holds: bool = False,
+        timeout_seconds: int = _TASK_TIMEOUT_SECONDS,
+        result_path: str | None = None,
     ) -> tasks.LambdaInvoke:
         state = task(
-            id_, function, sfn.TaskInput.from_object(payload or rollout), waits=waits, holds=holds
+            id_,
+            function,
+            sfn.TaskInput.from_object(payload or rollout),
+            waits=waits,
+            holds=holds,
+            timeout_seconds=timeout_seconds,
+            result_path=result_path,
         )
         state.add_catch(prepare_failure, errors=[sfn.Errors.ALL], result_path="$.error")
         return state
@@ -201,11 +216,21 @@ def rollout_definition(
             "execution_arn": sfn.JsonPath.execution_id,
         },
     )
-    wait = sfn.Wait(
-        scope,
-        "WaitForMetrics",
-        time=sfn.WaitTime.duration(cdk.Duration.seconds(config.judge.interval_seconds)),
-    )
+    wait: sfn.Wait | tasks.LambdaInvoke
+    if config.traffic.replays:
+        # The function times out a margin after its interval; the task a margin after that.
+        wait = step(
+            "Replay",
+            "Replay",
+            timeout_seconds=config.judge.interval_seconds + 2 * REPLAY_TIMEOUT_MARGIN_SECONDS,
+            result_path="$.replay",
+        )
+    else:
+        wait = sfn.Wait(
+            scope,
+            "WaitForMetrics",
+            time=sfn.WaitTime.duration(cdk.Duration.seconds(config.judge.interval_seconds)),
+        )
     ended = (
         sfn.Choice(scope, "RolloutEnded")
         .when(sfn.Condition.string_equals("$.result", "PROMOTED"), sfn.Succeed(scope, "Promoted"))

@@ -10,6 +10,7 @@ import aws_cdk.aws_lambda as lambda_
 import aws_cdk.aws_sqs as sqs
 from constructs import Construct
 
+from guardrails.rollout.settings import REPLAY_TIMEOUT_MARGIN_SECONDS
 from infra import lambda_code
 from infra.encrypted_logs import EncryptedLogs
 from infra.lambda_function import GuardrailsFunction
@@ -78,9 +79,32 @@ STEPS: dict[str, Step] = {
     ),
 }
 
+# Only where the environment replays test data (traffic.replay_requests_per_minute > 0): the
+# step takes the judge loop's wait, so it runs a whole judge interval.
+REPLAY = "Replay"
+REPLAY_CAPABILITIES = (
+    "records",  # the lock, renewed each round
+    "read_model_packages",  # the release record: where the test data is, its SHA-256
+    "read_test_data",
+    "invoke",
+    "quality",
+)
+
+
+def replay_step(interval_seconds: int) -> Step:
+    """The Replay step's function: a judge interval of requests, then the round's counts."""
+    return Step(
+        "guardrails.rollout.handlers.replay",
+        interval_seconds + REPLAY_TIMEOUT_MARGIN_SECONDS,
+        REPLAY_CAPABILITIES,
+    )
+
 
 class RolloutFunctions(Construct):
-    """One function per rollout step, sharing one code asset; each granted its capabilities."""
+    """One function per rollout step, sharing one code asset; each granted its capabilities.
+
+    `replay`: the Replay step's function too (`replay_step`), where the environment replays.
+    """
 
     def __init__(
         self,
@@ -92,11 +116,13 @@ class RolloutFunctions(Construct):
         permissions: RolloutPermissions,
         logs: EncryptedLogs,
         dead_letter_queue: sqs.IQueue,
+        replay: Step | None = None,
     ) -> None:
         super().__init__(scope, id_)
         code = lambda_code.runtime_code()
         self.functions: dict[str, lambda_.Function] = {}
-        for name, step in STEPS.items():
+        steps = {**STEPS, **({REPLAY: replay} if replay is not None else {})}
+        for name, step in steps.items():
             function = GuardrailsFunction(
                 self,
                 id_prefix=name,

@@ -25,7 +25,7 @@ from infra.environment.model_role import DATA_CAPTURE_PREFIX
 from infra.environment.released_artifacts import ReleasedModels
 from infra.environment.serving_model import ServingModelParameter
 from infra.rollout.definition import rollout_definition, state_machine_timeout
-from infra.rollout.functions import RolloutFunctions
+from infra.rollout.functions import RolloutFunctions, replay_step
 from infra.rollout.permissions import RolloutPermissions
 from infra.state_machine import LoggedStateMachine
 
@@ -79,6 +79,7 @@ class GuardedRollout(Construct):
                 endpoint=config.endpoint,
                 deployment=config.deployment,
                 judge=config.judge,
+                traffic=config.traffic,
                 smoke_test_payload=config.smoke_test_payload,
             ),
             rollout_settings.TABLE_NAME: table.table_name,
@@ -122,6 +123,7 @@ class GuardedRollout(Construct):
             permissions=permissions,
             logs=self.logs,
             dead_letter_queue=self.dead_letters.queue,
+            replay=replay_step(config.judge.interval_seconds) if config.traffic.replays else None,
         )
         self.functions = functions.functions
         # Settled failure rounds, counted by the RecordFailure handler (Powertools).

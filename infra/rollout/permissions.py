@@ -13,7 +13,7 @@ import aws_cdk.aws_sns as sns
 from constructs import Construct
 
 from guardrails.rollout.endpoint_configs import name_prefix
-from guardrails.rollout.metrics import VERDICT_NAMESPACE
+from guardrails.rollout.metrics import QUALITY_NAMESPACE, VERDICT_NAMESPACE
 from guardrails.services.autoscaling import DIMENSION, NAMESPACE
 from infra.environment.released_artifacts import ReleasedModels
 from infra.environment.serving_model import ServingModelParameter
@@ -118,13 +118,7 @@ class RolloutPermissions:
             "read_model_packages": [_allow(["sagemaker:DescribeModelPackage"], [self.packages])],
             "invoke": [_allow(["sagemaker:InvokeEndpoint"], [endpoint])],
             "read_metrics": [_allow(["cloudwatch:GetMetricData"], ["*"])],
-            "verdict": [
-                iam.PolicyStatement(
-                    actions=["cloudwatch:PutMetricData"],
-                    resources=["*"],
-                    conditions={"StringEquals": {"cloudwatch:namespace": VERDICT_NAMESPACE}},
-                )
-            ],
+            "verdict": [_put_metrics_into(VERDICT_NAMESPACE)],
             "read_alarms": [
                 _allow(["cloudwatch:DescribeAlarms"], [a.alarm_arn for a in rollback_alarms])
             ],
@@ -173,6 +167,8 @@ class RolloutPermissions:
                 ),
                 _allow(["cloudwatch:DeleteAlarms"], [self.scaling_alarms]),
             ],
+            # The replay's labelled counts, only into the namespace the judge reads them from.
+            "quality": [_put_metrics_into(QUALITY_NAMESPACE)],
         }
 
     def grant(self, role: iam.IRole, capabilities: Iterable[str]) -> None:
@@ -184,6 +180,8 @@ class RolloutPermissions:
                 self._topic.grant_publish(role)
             elif capability == "verify_release":  # the released model's checksum, before use
                 self._released.grant_read_models(role)
+            elif capability == "read_test_data":  # the replay's rows, checked before use
+                self._released.grant_read_test_data(role)
             else:
                 if capability == "serving_model":
                     self._serving_model.grant_write(role)
@@ -204,6 +202,8 @@ class RolloutPermissions:
                 "; Application Auto Scaling cannot scope scalable targets by endpoint, so "
                 "conditions hold its calls to SageMaker variants"
             )
+        if "quality" in capabilities:
+            unscoped += "; PutMetricData is held to the labelled counts' namespace by a condition"
         acknowledge_wildcards(role, unscoped + ".", resources=["*"])
         if "read_endpoint" in capabilities or "update_endpoint" in capabilities:
             acknowledge_wildcards(
@@ -249,6 +249,13 @@ class RolloutPermissions:
                 "version) to check them before a model is made from them.",
                 resources=[self._released.models()],
             )
+        if "read_test_data" in capabilities:
+            acknowledge_wildcards_when_resolved(
+                role,
+                "The replay reads the test data released with each approved package version "
+                "(one folder per version) and checks its SHA-256 before it sends a row.",
+                resources=[self._released.test_data()],
+            )
         if "records" in capabilities or "notify" in capabilities:
             acknowledge_wildcards(
                 role,
@@ -260,3 +267,12 @@ class RolloutPermissions:
 
 def _allow(actions: list[str], resources: list[str]) -> iam.PolicyStatement:
     return iam.PolicyStatement(actions=actions, resources=resources)
+
+
+def _put_metrics_into(namespace: str) -> iam.PolicyStatement:
+    """PutMetricData has no resource scope: a condition holds it to one namespace."""
+    return iam.PolicyStatement(
+        actions=["cloudwatch:PutMetricData"],
+        resources=["*"],
+        conditions={"StringEquals": {"cloudwatch:namespace": namespace}},
+    )

@@ -13,7 +13,7 @@ from tests.infra.conftest import build, explicit_config
 
 
 def test_functions_run_the_project_runtime_traced_with_the_environments_settings(template_of):
-    for env, strategy in (("dev", "all_at_once"), ("staging", "canary"), ("prod", "linear")):
+    for env, strategy in (("dev", "all_at_once"), ("staging", "ab"), ("prod", "linear")):
         settings = Capture()
         template_of(env, "rollout").has_resource_properties(
             "AWS::Lambda::Function",

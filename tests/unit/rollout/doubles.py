@@ -9,7 +9,8 @@ completes or rolls back. Every other call is served by moto.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import random
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,10 +22,16 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sagemaker.models import sagemaker_backends
 from moto.sagemakerruntime.models import sagemakerruntime_backends
 
+from guardrails.config import EnvironmentConfig
 from guardrails.rollout import settings as rollout_settings
 from guardrails.rollout.context import RolloutContext
 from guardrails.rollout.serving import NO_MODEL, ServingModel, serving_model_parameter_name
-from guardrails.rollout.settings import DeploymentSettings, EndpointSettings, JudgeSettings
+from guardrails.rollout.settings import (
+    DeploymentSettings,
+    EndpointSettings,
+    JudgeSettings,
+    TrafficSettings,
+)
 from guardrails.services.autoscaling import AutoscalingSeam, VariantScaling
 from guardrails.services.cloudwatch import CloudWatchSeam
 from guardrails.services.sagemaker import SageMakerSeam
@@ -44,6 +51,21 @@ ALARMS = ("guardrails-test-errors", "guardrails-test-latency", "guardrails-test-
 SERVING_MODEL_PARAMETER = serving_model_parameter_name("test")
 CAPTURE_URI = f"s3://artifacts/data-capture/{ENDPOINT}"
 _ORIGINAL_CALL = botocore.client.BaseClient._make_api_call
+
+
+def labelled_split(rows: int = 300, seed: int = 7) -> dict[str, int]:
+    """A held-out split as pipelines/preprocess.py writes it: request body -> label."""
+    rng = random.Random(seed)
+    split: dict[str, int] = {}
+    while len(split) < rows:
+        features = ",".join(f"{rng.uniform(-3, 3):.4f}" for _ in range(4))
+        split[features] = rng.randrange(2)
+    return split
+
+
+TEST_LABELS = labelled_split()
+# Headerless CSV, the label first (pipelines/preprocess.py).
+TEST_DATA = "".join(f"{label},{body}\n" for body, label in TEST_LABELS.items()).encode()
 
 
 class Clock:
@@ -190,6 +212,7 @@ def environment(
     judge: dict[str, Any],
     topic_arn: str,
     endpoint: dict[str, Any] | None = None,
+    traffic: dict[str, Any] | None = None,
 ) -> dict[str, str]:
     """The Lambda environment the CDK construct sets, from the real config dataclasses."""
     return {
@@ -200,6 +223,7 @@ def environment(
             endpoint=EndpointSettings(**(endpoint or {})),
             deployment=DeploymentSettings(strategy=strategy, **deployment),
             judge=JudgeSettings(**judge),
+            traffic=TrafficSettings(**(traffic or {})),
             smoke_test_payload="0.5,1.2,-0.3",
         ),
         rollout_settings.TABLE_NAME: "deployments",
@@ -223,6 +247,7 @@ def make_world(
     judge: dict[str, Any] | None = None,
     endpoint: dict[str, Any] | None = None,
     serving: bool = True,
+    traffic: dict[str, Any] | None = None,
 ) -> World:
     """Build the world inside an active mock_aws().
 
@@ -257,7 +282,8 @@ def make_world(
     packages = {status: register(sagemaker, GROUP) for status in ("Approved", "Pending")}
     s3 = boto3.client("s3", region_name=REGION)
     create_released_bucket(s3)
-    release(sagemaker, s3, packages["Approved"])  # as the approval step leaves it
+    # As the approval step leaves it: the model and the held-out split released.
+    release(sagemaker, s3, packages["Approved"], test_data=TEST_DATA)
     sagemaker.create_model(
         ModelName=LIVE_MODEL,
         ExecutionRoleArn=ROLE_ARN,
@@ -306,6 +332,7 @@ def make_world(
         judge={"bake_time_seconds": 300, "max_bake_time_seconds": 3600, **(judge or {})},
         topic_arn=topic_arn,
         endpoint=endpoint,
+        traffic=traffic,
     )
     ctx = RolloutContext(
         settings=rollout_settings.load_settings(env),
@@ -342,3 +369,18 @@ def make_world(
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", make_api_call)
     return world
+
+
+def shipped_world(
+    monkeypatch: Any, env: EnvironmentConfig, *, endpoint: dict[str, Any] | None = None
+) -> World:
+    """The world of a shipped environment's settings (`endpoint` overrides some)."""
+    deployment = asdict(env.deployment)
+    return make_world(
+        monkeypatch,
+        strategy=deployment.pop("strategy"),
+        deployment=deployment,
+        judge=asdict(env.judge),
+        endpoint={**asdict(env.endpoint), **(endpoint or {})},
+        traffic=asdict(env.traffic),
+    )

@@ -30,6 +30,13 @@ moto keeps serving the models, endpoint configs, model packages, the deployment 
   a blue/green update the aggregate (EndpointName, VariantName) covers both fleets and the new
   fleet also publishes with EndpointConfigName. A minute becomes visible `metrics_delay_seconds`
   after it ends.
+* sagemaker-runtime `InvokeEndpoint` (the replay): each request is routed like real traffic
+  (fleets' shares, variant weights; a shadow gets a copy), answered by that model (a 5xx, a
+  424 or a score that is right about the row's label with the model's accuracy), named by its
+  `InvokedProductionVariant`, and counted, with its outcome and latency, in that minute's
+  SageMaker metrics beside the real traffic.
+* `PutMetricData` of `Guardrails/Quality` (the replay's labelled counts): stored per minute as
+  CloudWatch would sum them, visible after the same delay, served by `GetMetricData`.
 * `PutMetricData` (the judge's verdict) and `DescribeAlarms`: the three rollback alarms are
   evaluated at every whole minute like CloudWatch would: the verdict alarm on the verdict's
   per-minute Maximum (one breaching minute of the last three), the error-rate and latency
@@ -40,6 +47,7 @@ The clock is the world's; `advance` moves it in ticks, generating traffic and mo
 
 from __future__ import annotations
 
+import io
 import math
 import random
 from collections import defaultdict
@@ -50,14 +58,24 @@ from typing import Any
 
 import botocore.client
 from botocore.exceptions import ClientError, ParamValidationError
+from botocore.response import StreamingBody
 from botocore.validate import ParamValidator
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sagemaker.models import sagemaker_backends
 
 from guardrails.judge.simulation import binomial
+from guardrails.rollout.endpoint_configs import resource_names
+from guardrails.rollout.metrics import QUALITY_NAMESPACE
 from guardrails.rollout.schedule import VERDICT_ALARM_MINUTES
 from tests.aws import REGION
-from tests.unit.rollout.doubles import ALARMS, ENDPOINT, LIVE_CONFIG, LIVE_MODEL, World
+from tests.unit.rollout.doubles import (
+    ALARMS,
+    ENDPOINT,
+    LIVE_CONFIG,
+    LIVE_MODEL,
+    TEST_LABELS,
+    World,
+)
 
 TICK_SECONDS = 5
 LATENCY_SIGMA = 0.5  # lognormal shape of per-request model latency
@@ -67,16 +85,18 @@ _INTERCEPTED = {
     "sagemaker": ("UpdateEndpoint", "UpdateEndpointWeightsAndCapacities", "DescribeEndpoint",
                   "CreateEndpointConfig", "CreateEndpoint", "DeleteEndpoint"),
     "cloudwatch": ("GetMetricData", "PutMetricData", "DescribeAlarms"),
+    "sagemaker-runtime": ("InvokeEndpoint",),
 }  # fmt: skip
 
 
 @dataclass(frozen=True)
 class ModelProfile:
-    """How a model behaves: its 5xx and 4xx rates and its median latency."""
+    """How a model behaves: its 5xx and 4xx rates, its median latency, its labelled accuracy."""
 
     error_rate: float = 0.001
     client_error_rate: float = 0.0
     latency_ms: float = 40.0
+    accuracy: float = 0.9  # share of the test rows it answers right
 
 
 @dataclass
@@ -122,6 +142,10 @@ class _Minute:
     requests: dict[tuple[str, str, str, bool, bool], float] = field(
         default_factory=lambda: defaultdict(float)
     )
+    # Requests answered one by one (the replay): key -> [n, 5xx, 4xx, latency sum in us]
+    answered: dict[tuple[str, str, str, bool, bool], list[float]] = field(
+        default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0.0])
+    )
 
 
 @dataclass
@@ -152,6 +176,9 @@ class SimulatedSageMaker:
     candidate_models: set[str] = field(default_factory=set)  # set once the rollout names it
     max_candidate_share: float = 0.0  # the most live traffic the candidate ever answered
     events: list[tuple[datetime, str]] = field(default_factory=list)
+    labels: dict[str, int] = field(default_factory=lambda: dict(TEST_LABELS))  # body -> label
+    # The replay's requests: (time, variant, model) each
+    invocations: list[tuple[datetime, str, str]] = field(default_factory=list)
     _minute: _Minute = field(init=False)
     _carry: dict[tuple[str, str, str, bool, bool], float] = field(
         default_factory=lambda: defaultdict(float)
@@ -493,37 +520,54 @@ class SimulatedSageMaker:
     def _close_minute(self) -> None:
         minute = self._minute
         streams: dict[frozenset[tuple[str, str]], list[tuple[str, int]]] = defaultdict(list)
+        answered: dict[frozenset[tuple[str, str]], list[tuple[str, list[float]]]] = defaultdict(
+            list
+        )
+
+        def streams_of(key: tuple[str, str, str, bool, bool]) -> list[frozenset[tuple[str, str]]]:
+            config, variant, _model, green, _shadow = key
+            production = {("EndpointName", ENDPOINT), ("VariantName", variant)}
+            if not green:
+                return [frozenset(production)]
+            return [frozenset(production), frozenset(production | {("EndpointConfigName", config)})]
+
         for key, amount in minute.requests.items():
-            config, variant, model, green, _shadow = key
             whole = math.floor(amount + self._carry[key])
             self._carry[key] += amount - whole
             if whole <= 0:
                 continue
-            production = {("EndpointName", ENDPOINT), ("VariantName", variant)}
-            streams[frozenset(production)].append((model, whole))
-            if green:
-                streams[frozenset(production | {("EndpointConfigName", config)})].append(
-                    (model, whole)
-                )
-        for dimensions, parts in streams.items():
-            self._publish(minute.start, dimensions, parts)
+            for dimensions in streams_of(key):
+                streams[dimensions].append((key[2], whole))
+        for key, outcome in minute.answered.items():
+            for dimensions in streams_of(key):
+                answered[dimensions].append((key[2], outcome))
+        for dimensions in streams.keys() | answered.keys():
+            self._publish(minute.start, dimensions, streams[dimensions], answered[dimensions])
         self._minute = _Minute(start=minute.start + timedelta(minutes=1))
 
     def _publish(
-        self, stamp: datetime, dimensions: frozenset[tuple[str, str]], parts: list[tuple[str, int]]
+        self,
+        stamp: datetime,
+        dimensions: frozenset[tuple[str, str]],
+        parts: list[tuple[str, int]],
+        answered: list[tuple[str, list[float]]],
     ) -> None:
-        n = sum(count for _, count in parts)
+        """One minute of SageMaker metrics: counted traffic drawn now, answered requests as were."""
+        n = sum(count for _, count in parts) + round(sum(o[0] for _, o in answered))
         errors = sum(binomial(self.rng, c, self._model(m).error_rate) for m, c in parts)
+        errors += round(sum(o[1] for _, o in answered))
         client_errors = sum(
             binomial(self.rng, c, self._model(m).client_error_rate) for m, c in parts
         )
-        latency_sum = 0.0
+        client_errors += round(sum(o[2] for _, o in answered))
+        latency_sum = sum(o[3] for _, o in answered)
         for model, count in parts:
             median = self._model(model).latency_ms * 1000
             mean = median * math.exp(LATENCY_SIGMA**2 / 2)
             spread = mean * math.sqrt(math.exp(LATENCY_SIGMA**2) - 1)
             latency_sum += max(0.0, self.rng.gauss(count * mean, spread * math.sqrt(count)))
-        mixture = [(count / n, math.log(self._model(m).latency_ms * 1000)) for m, count in parts]
+        counts = [(m, c) for m, c in parts] + [(m, round(o[0])) for m, o in answered]
+        mixture = [(count / n, math.log(self._model(m).latency_ms * 1000)) for m, count in counts]
         visible = stamp + timedelta(minutes=1, seconds=self.metrics_delay_seconds)
 
         def store(metric: str, values: dict[str, Any]) -> None:
@@ -568,8 +612,10 @@ class SimulatedSageMaker:
             metric = stat["Metric"]
             dimensions = frozenset((d["Name"], d["Value"]) for d in metric.get("Dimensions", []))
             stamps, values = [], []
-            if metric["Namespace"] == "AWS/SageMaker":
-                series = self.points.get(("AWS/SageMaker", metric["MetricName"], dimensions), {})
+            if metric["Namespace"] in ("AWS/SageMaker", QUALITY_NAMESPACE):
+                series = self.points.get(
+                    (metric["Namespace"], metric["MetricName"], dimensions), {}
+                )
                 for stamp in sorted(series):
                     point = series[stamp]
                     value = self._value(point, stat["Stat"])
@@ -587,12 +633,79 @@ class SimulatedSageMaker:
         return {"MetricDataResults": results, "Messages": []}
 
     def _put_metric_data(self, params: dict[str, Any]) -> dict[str, Any]:
+        if params["Namespace"] == QUALITY_NAMESPACE:
+            for datum in params["MetricData"]:
+                stamp = _aware(datum["Timestamp"]).replace(second=0, microsecond=0)
+                dimensions = frozenset((d["Name"], d["Value"]) for d in datum["Dimensions"])
+                series = self.points[(QUALITY_NAMESPACE, datum["MetricName"], dimensions)]
+                point = series.setdefault(
+                    stamp,
+                    {"Sum": 0.0, "SampleCount": 0, "visible_at": stamp + timedelta(
+                        minutes=1, seconds=self.metrics_delay_seconds)},
+                )  # fmt: skip
+                point["Sum"] += datum["Value"]
+                point["SampleCount"] += 1
         if params["Namespace"] == "Guardrails":
             for datum in params["MetricData"]:
                 if datum["MetricName"] == "JudgeVerdict":
                     stamp = _aware(datum["Timestamp"]).replace(second=0, microsecond=0)
                     self.verdicts[stamp] = max(self.verdicts.get(stamp, 0.0), datum["Value"])
         return {}
+
+    # ------------------------------------------------------------------ the replay
+
+    def _invoke(self, params: dict[str, Any]) -> dict[str, Any]:
+        """One request routed like real traffic, answered by the model that serves it."""
+        fleets = self._fleets()
+        fleet, _share, green = self._pick([(f, share, g) for f, share, g in fleets])
+        total = sum(v["weight"] for v in fleet.variants.values()) or 1.0
+        name = self._pick([(n, v["weight"] / total, n) for n, v in fleet.variants.items()])[2]
+        variant = fleet.variants[name]
+        for shadow, copy in fleet.shadows.items():  # a shadow answers a copy, seen by no one
+            self._answer((fleet.config, shadow, copy["model"], green, True))
+        outcome = self._answer((fleet.config, name, variant["model"], green, False))
+        self.invocations.append((self.now, name, variant["model"]))
+        if outcome == "5xx":
+            raise _runtime_error("InternalFailure", 500, "An internal error occurred")
+        if outcome == "4xx":
+            raise _runtime_error("ModelError", 424, "Received client error from the model")
+        body = params["Body"].decode() if isinstance(params["Body"], bytes) else params["Body"]
+        label = self.labels.get(body, self.rng.randrange(2))
+        right = self.rng.random() < self._model(variant["model"]).accuracy
+        score = b"0.83" if (label == 1) == right else b"0.17"
+        return {
+            "Body": StreamingBody(io.BytesIO(score), len(score)),
+            "ContentType": "text/csv; charset=utf-8",
+            "InvokedProductionVariant": name,
+        }
+
+    def _answer(self, key: tuple[str, str, str, bool, bool]) -> str:
+        """Count one request of `key` in this minute: "ok", "5xx" or "4xx"."""
+        profile = self._model(key[2])
+        draw = self.rng.random()
+        outcome = (
+            "5xx"
+            if draw < profile.error_rate
+            else "4xx"
+            if draw < profile.error_rate + profile.client_error_rate
+            else "ok"
+        )
+        latency = profile.latency_ms * 1000 * math.exp(LATENCY_SIGMA * self.rng.gauss(0, 1))
+        tally = self._minute.answered[key]
+        tally[0] += 1
+        tally[1] += outcome == "5xx"
+        tally[2] += outcome == "4xx"
+        tally[3] += latency
+        return outcome
+
+    def _pick(self, choices: list[tuple[Any, float, Any]]) -> tuple[Any, float, Any]:
+        """One of `choices` (first, weight, third), drawn by weight."""
+        draw = self.rng.random() * sum(weight for _, weight, _ in choices)
+        for choice in choices:
+            draw -= choice[1]
+            if draw < 0:
+                return choice
+        return choices[-1]
 
     # ------------------------------------------------------------------ alarms
 
@@ -662,10 +775,44 @@ class SimulatedSageMaker:
                 "GetMetricData": self._get_metric_data,
                 "PutMetricData": self._put_metric_data,
                 "DescribeAlarms": self._describe_alarms,
+                "InvokeEndpoint": self._invoke,
             }[operation]
             return handler(params)
 
         monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", make_api_call)
+
+
+def installed(
+    world: World,
+    monkeypatch: Any,
+    *,
+    requests_per_minute: float,
+    baseline: ModelProfile,
+    candidate: ModelProfile,
+    seed: int = 0,
+    deployment_id: str = "d-1",
+) -> SimulatedSageMaker:
+    """The simulated endpoint serving `baseline`, routed in; `candidate` profiles the model the
+    rollout `deployment_id` will create (it is named after the deployment)."""
+    sim = SimulatedSageMaker(
+        world=world,
+        requests_per_minute=requests_per_minute,
+        models={LIVE_MODEL: baseline},
+        seed=seed,
+    )
+    sim.install(monkeypatch)
+    sim.models[resource_names(ENDPOINT, deployment_id).model] = candidate
+    return sim
+
+
+def _runtime_error(code: str, status: int, message: str) -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
+        "InvokeEndpoint",
+    )
 
 
 def _validation(operation: str, message: str) -> ClientError:

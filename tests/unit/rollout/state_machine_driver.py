@@ -1,7 +1,8 @@
 """Runs whole rollouts the way the rollout state machine does, on the simulated SageMaker.
 
 The real steps (guardrails.rollout.steps and .ending) run in order with the state machine's
-waits and retries (infra/rollout/definition.py): WaitForMetrics between judge rounds, the
+waits and retries (infra/rollout/definition.py): WaitForMetrics between judge rounds (the
+Replay step instead where the environment replays, its pauses on the simulated clock), the
 Rollback step retried every HOLD_INTERVAL_SECONDS while it holds the verdict, other waiting
 steps retried on EndpointBusy with backoff, any other error caught into the failure rounds
 (one a minute until settled). An aborted or timed-out execution is handed to ExecutionEnded,
@@ -20,6 +21,7 @@ from typing import Any
 from guardrails import records
 from guardrails.rollout import ending, steps
 from guardrails.rollout.context import RolloutContext
+from guardrails.rollout.replay import ReplayRound, replay
 from guardrails.rollout.rollback import EndpointBusy
 from guardrails.rollout.schedule import BUSY_MAX_DELAY_SECONDS, HOLD_INTERVAL_SECONDS
 from guardrails.rollout.state import (
@@ -89,8 +91,12 @@ class Driver:
     state: RolloutState | None = None
     endpoint_settings: str = ""  # the execution input's "endpoint" (a reshape), as JSON
 
+    replays: list[ReplayRound] = field(default_factory=list)
+
     def __post_init__(self) -> None:
-        self.ctx: RolloutContext = replace(self.world.ctx, stepfunctions=self.stepfunctions)
+        self.ctx: RolloutContext = replace(
+            self.world.ctx, stepfunctions=self.stepfunctions, sleep=self.sim.advance
+        )
         self.started_at = self.sim.now
 
     # ------------------------------------------------------------------ one execution
@@ -131,8 +137,10 @@ class Driver:
         self.sim.candidate_models = {state.model_name}
         state = self._step("Deploy", state, steps.deploy)
         while True:
-            self._wait(self.ctx.settings.judge.interval_seconds)
-            state = self._step("Judge", state, steps.judge)
+            round_ = self._replay_or_wait(state)
+            state = self._step(
+                "Judge", state, lambda s, c, r=round_: steps.judge(s, c, replay=r)
+            )
             if state.action == "rollback":
                 state = self._retrying("Rollback", state, ending.rollback, hold=True)
                 return self._retrying(
@@ -146,6 +154,23 @@ class Driver:
                 return self._retrying(
                     "FinishPromotion", state, lambda s, c: ending.finish(s, "promote", c)
                 )
+
+    def _replay_or_wait(self, state: RolloutState) -> ReplayRound | None:
+        """The Replay step where the environment replays (it paces itself), else the Wait."""
+        if not self.ctx.settings.traffic.replays:
+            self._wait(self.ctx.settings.judge.interval_seconds)
+            return None
+        round_: ReplayRound = self._step_any("Replay", state, lambda: replay(state, self.ctx))
+        self.replays.append(round_)
+        return round_
+
+    def _step_any(self, name: str, state: RolloutState, run: Callable[[], Any]) -> Any:
+        try:
+            return self._call(name, state, run)
+        except (Ended, InjectedFailure):
+            raise
+        except Exception as error:  # a step's own error: the Catch
+            raise InjectedFailure(f"{type(error).__name__}: {error}") from error
 
     def _step(
         self,

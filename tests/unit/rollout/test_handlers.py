@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from moto import mock_aws
 from guardrails import records
 from guardrails.rollout import handlers
 from guardrails.rollout.handlers import rollout_context
+from guardrails.rollout.replay import _LOADED as replay_cache
 from guardrails.rollout.state import EventError
 from guardrails.services.errors import TransientError, transient_errors
 from guardrails.services.stepfunctions import StepFunctionsSeam
@@ -210,3 +212,41 @@ def test_a_first_deploy_passes_through_the_handlers_and_is_recorded(empty_accoun
         endpoint.config_name,
     )
     assert world.scaling() is not None
+
+
+def test_the_replay_sends_its_round_and_the_judge_records_it(world, monkeypatch):
+    monkeypatch.setenv("TRAFFIC_SETTINGS", json.dumps({"replay_requests_per_minute": 2}))
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)  # the round's pacing
+    rollout_context.cache_clear()
+    handlers.replay_context.cache_clear()
+    replay_cache.clear()
+    state = handlers.deploy({"rollout": started(world)}, LambdaContext())
+
+    round_ = handlers.replay({"rollout": state}, LambdaContext())
+    assert (round_["planned"], round_["sent"], round_["answered"]) == (2, 2, 2)
+    assert sum(tally["total"] for tally in round_["labelled"].values()) == 2
+    # The state machine leaves the round in $.replay; the Judge records it with its verdict.
+    judged = handlers.judge({"rollout": {**state, "replay": round_}}, LambdaContext())
+    assert judged["rounds"] == 1 and "replay" not in judged
+    (verdict,) = [
+        d for d in records.list_decisions(world.table, "model-42-rollout")
+        if d["decided_by"] == "judge"
+    ]  # fmt: skip
+    assert verdict["details"]["replay"] == round_
+    handlers.replay_context.cache_clear()
+
+
+def test_the_replay_tries_each_row_once(world):
+    handlers.replay_context.cache_clear()
+    runtime = handlers.replay_context().sagemaker._runtime
+    assert runtime.meta.config.retries["total_max_attempts"] == 1
+    smoke_test = handlers.rollout_context().sagemaker._runtime
+    assert smoke_test.meta.config.retries["total_max_attempts"] > 1
+    handlers.replay_context.cache_clear()
+
+
+def test_a_replay_off_round_sends_nothing(world):
+    handlers.replay_context.cache_clear()
+    state = handlers.deploy({"rollout": started(world)}, LambdaContext())
+    assert handlers.replay({"rollout": state}, LambdaContext())["planned"] == 0
+    handlers.replay_context.cache_clear()

@@ -30,6 +30,7 @@ def test_the_shipped_configs_round_trip_through_the_lambda_environment():
                 endpoint=config.endpoint,
                 deployment=config.deployment,
                 judge=config.judge,
+                traffic=config.traffic,
                 smoke_test_payload=config.smoke_test_payload,
             ),
         }
@@ -37,6 +38,7 @@ def test_the_shipped_configs_round_trip_through_the_lambda_environment():
         assert parsed.endpoint == config.endpoint
         assert parsed.deployment == config.deployment
         assert parsed.judge == config.judge
+        assert parsed.traffic == config.traffic
 
 
 def test_settings_are_typed():
@@ -120,17 +122,21 @@ def test_the_lambda_refuses_what_synth_refuses(cls, values):
 def test_quality_margin_is_reachable_from_the_app_config():
     config = default_config(
         {
-            "staging": {"judge": {"quality_margin": 0.02}},
+            "staging": {"judge": {"quality_margin": 0.08}},
             "prod": {"account": "111111111111", "region": "eu-west-1"},
         }
     )
-    assert config.environment("staging").judge.quality_margin == 0.02
+    assert config.environment("staging").judge.quality_margin == 0.08
 
 
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"expected_requests_per_minute": 0}, "expected_requests_per_minute: must be between 1"),
+        ({"expected_requests_per_minute": -1}, "expected_requests_per_minute: must be between 0"),
+        ({"replay_requests_per_minute": 601}, "replay_requests_per_minute: must be between 0"),
+        ({"replay_requests_per_minute": 1.5}, "replay_requests_per_minute: must be a whole number"),
+        ({"replay_in_production": "yes"}, "replay_in_production: must be true or false"),
+        ({"expected_accuracy": 0.3}, "expected_accuracy: must be between 0.5 and 0.999"),
         ({"expected_requests_per_minute": "lots"}, "expected_requests_per_minute: must be a"),
         ({"expected_error_rate": 0.6}, "expected_error_rate: must be between 0 and 0.5"),
     ],

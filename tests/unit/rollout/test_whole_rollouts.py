@@ -11,9 +11,8 @@ import pytest
 from moto import mock_aws
 
 from guardrails import records
-from guardrails.rollout.endpoint_configs import resource_names
-from tests.unit.rollout.doubles import ENDPOINT, LIVE_CONFIG, LIVE_MODEL, World, make_world
-from tests.unit.rollout.sagemaker_sim import ModelProfile, SimulatedSageMaker
+from tests.unit.rollout.doubles import ENDPOINT, LIVE_CONFIG, World, make_world
+from tests.unit.rollout.sagemaker_sim import ModelProfile, SimulatedSageMaker, installed
 from tests.unit.rollout.state_machine_driver import Driver, Run
 
 ON_RECORDED_CONFIG = f"InService on {LIVE_CONFIG}"
@@ -47,20 +46,15 @@ def simulate(
         judge={"bake_time_seconds": 600, "max_bake_time_seconds": 7200, **(judge or {})},
         endpoint=endpoint,
     )  # fmt: skip
-    sim = SimulatedSageMaker(
-        world=world,
+    sim = installed(
+        world,
+        monkeypatch,
         requests_per_minute=requests_per_minute,
-        models={LIVE_MODEL: baseline or ModelProfile()},
+        baseline=baseline or ModelProfile(),
+        candidate=candidate,
         seed=seed,
     )
-    sim.install(monkeypatch)
-    # The candidate's model is named after the deployment: profile it before it exists.
-    sim.models[_candidate_model(world)] = candidate
     return world, sim
-
-
-def _candidate_model(world: World, deployment_id: str = "d-1") -> str:
-    return resource_names(ENDPOINT, deployment_id).model
 
 
 def assert_back_on_the_recorded_config(world: World, sim: SimulatedSageMaker, run: Run) -> None:

@@ -159,3 +159,16 @@ def test_invoke_returns_the_body():
 def test_invoke_needs_a_runtime_client():
     with pytest.raises(RuntimeError, match="no sagemaker-runtime client"):
         SageMakerSeam(None).invoke("e", "1", "text/csv")
+
+
+def test_a_routed_invocation_says_which_variant_answered():
+    runtime = boto3.client("sagemaker-runtime", region_name=REGION)
+    body = StreamingBody(io.BytesIO(b"0.12"), 4)
+    with Stubber(runtime) as stub:
+        stub.add_response(
+            "invoke_endpoint",
+            {"Body": body, "ContentType": "text/csv", "InvokedProductionVariant": "Candidate"},
+            {"EndpointName": "e", "Body": b"1,2", "ContentType": "text/csv"},
+        )
+        answer = SageMakerSeam(None, runtime).invoke_routed("e", "1,2", "text/csv")
+    assert (answer.body, answer.variant) == (b"0.12", "Candidate")
