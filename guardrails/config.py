@@ -29,6 +29,7 @@ from guardrails.rollout.settings import (
     EndpointSettings,
     JudgeSettings,
     TrafficSettings,
+    settings_environment,
 )
 from guardrails.rollout.timing import check_bake_limit, check_native_timing
 from guardrails.validation import (
@@ -219,6 +220,19 @@ class EnvironmentConfig:
     @property
     def is_environment_agnostic(self) -> bool:
         return self.account is None
+
+    def rollout_environment(self) -> dict[str, str]:
+        """The settings part of the rollout Lambdas' environment (CDK adds the resource names)."""
+        return settings_environment(
+            environment=self.name,
+            endpoint_name=self.endpoint_name,
+            variant_name=self.endpoint.variant_name,
+            endpoint=self.endpoint,
+            deployment=self.deployment,
+            judge=self.judge,
+            traffic=self.traffic,
+            smoke_test_payload=self.smoke_test_payload,
+        )
 
     @property
     def rollout_state_machine_name(self) -> str:

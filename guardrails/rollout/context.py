@@ -140,6 +140,19 @@ class RolloutContext:
                 f"({holder}): the rollout stops"
             )
 
+    def decide(
+        self, deployment_id: str, decision: str, reason: str, *, details: Any = None
+    ) -> None:
+        """Write down one of the rollout's own decisions on the deployment's record."""
+        records.add_decision(
+            self.table,
+            deployment_id=deployment_id,
+            decision=decision,
+            reason=reason,
+            decided_by="rollout",
+            details=details,
+        )
+
     def find_record(self, deployment_id: str) -> records.DeploymentRecord | None:
         try:
             return records.get_deployment(self.table, deployment_id)

@@ -157,13 +157,7 @@ def _delete_first_deploy(
 
 def _rolling_back(ctx: RolloutContext, deployment_id: str, note: str) -> Protection:
     """A rollback step taken: on the record, and one more look in a minute."""
-    records.add_decision(
-        ctx.table,
-        deployment_id=deployment_id,
-        decision="rollback",
-        reason=note,
-        decided_by="rollout",
-    )
+    ctx.decide(deployment_id, "rollback", note)
     return Protection(WAITING, note)
 
 
@@ -241,12 +235,10 @@ def smoke_test(state: RolloutState, ctx: RolloutContext) -> RolloutState:
         raise SmokeTestFailed(
             f"the sample request got no prediction back (response: {answer[:200]!r})"
         )
-    records.add_decision(
-        ctx.table,
-        deployment_id=state.deployment_id,
-        decision="smoke_test",
-        reason=f"InvokeEndpoint answered {answer[:200]!r}",
-        decided_by="rollout",
+    ctx.decide(
+        state.deployment_id,
+        "smoke_test",
+        f"InvokeEndpoint answered {answer[:200]!r}",
         details={"endpoint_config": endpoint.config_name, "response": answer[:1000]},
     )
     return state
@@ -294,12 +286,10 @@ def finish(state: RolloutState, expected: str, ctx: RolloutContext) -> RolloutSt
         reason = f"{reason}; {settled}" if reason else settled
     record = records.get_deployment(ctx.table, state.deployment_id)
     records.update_deployment(ctx.table, record, status=status, reason=reason)
-    records.add_decision(
-        ctx.table,
-        deployment_id=state.deployment_id,
-        decision=status.lower(),
-        reason=reason,
-        decided_by="rollout",
+    ctx.decide(
+        state.deployment_id,
+        status.lower(),
+        reason,
         details={"expected_config": target, "serving": described},
     )
     if safe:
@@ -359,15 +349,11 @@ def record_failure(
             report, summary + f"; the rollout had already ended {record.status}", recorded=False
         )
     if record.status != records.STATUS_FAILING:
-        records.update_deployment(
-            ctx.table, record, status=records.STATUS_FAILING, reason=summary
-        )
-        records.add_decision(
-            ctx.table,
-            deployment_id=record.deployment_id,
-            decision="failing",
-            reason=f"{summary}; stopping the candidate before the lock is released",
-            decided_by="rollout",
+        records.update_deployment(ctx.table, record, status=records.STATUS_FAILING, reason=summary)
+        ctx.decide(
+            record.deployment_id,
+            "failing",
+            f"{summary}; stopping the candidate before the lock is released",
         )
     holder = _take_lock(ctx, record)
     if holder:
@@ -435,12 +421,10 @@ def _conclude(
         )
     reason = f"{summary}; {outcome}"
     records.update_deployment(ctx.table, record, status=records.STATUS_FAILED, reason=reason)
-    records.add_decision(
-        ctx.table,
-        deployment_id=record.deployment_id,
-        decision="failed",
-        reason=reason,
-        decided_by="rollout",
+    ctx.decide(
+        record.deployment_id,
+        "failed",
+        reason,
         details={"error": dict(report.error), "verified": verified, "rounds": report.rounds},
     )
     if verified:
@@ -585,12 +569,10 @@ def execution_ended(ended: EndedExecution, ctx: RolloutContext) -> EndingResult:
         f"the rollout execution ended {ended.status} while {record.status}; clean-up "
         f"execution {name} stops the candidate"
     )
-    records.add_decision(
-        ctx.table,
-        deployment_id=deployment_id,
-        decision="cleanup",
-        reason=note,
-        decided_by="rollout",
+    ctx.decide(
+        deployment_id,
+        "cleanup",
+        note,
         details={"cleanup_execution_arn": arn, "ended_execution_arn": ended.execution_arn},
     )
     return EndingResult(deployment_id=deployment_id, action="cleanup_started", note=note)

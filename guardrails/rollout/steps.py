@@ -116,20 +116,11 @@ def _take_over(lock: dict[str, Any], state: RolloutState, ctx: RolloutContext) -
         f"took over the expired lock of rollout {previous} (started by "
         f"{lock.get('started_by')}, lease ended {expiry})"
     )
-    records.add_decision(
-        ctx.table,
-        deployment_id=state.deployment_id,
-        decision="lock_takeover",
-        reason=note,
-        decided_by="rollout",
-        details={"lock": lock},
-    )
-    records.add_decision(
-        ctx.table,
-        deployment_id=previous,
-        decision="lock_taken_over",
-        reason=f"its lock expired at {expiry}; rollout {state.deployment_id} took it over",
-        decided_by="rollout",
+    ctx.decide(state.deployment_id, "lock_takeover", note, details={"lock": lock})
+    ctx.decide(
+        previous,
+        "lock_taken_over",
+        f"its lock expired at {expiry}; rollout {state.deployment_id} took it over",
     )
     stale = ctx.find_record(previous)
     if stale is not None and stale.status not in records.FINAL_STATUSES:
@@ -266,9 +257,8 @@ def deploy(state: RolloutState, ctx: RolloutContext) -> RolloutState:
     if live_type != live_variant.get("InstanceType") and ctx.autoscaling.deregister(
         s.endpoint_name, s.variant_name
     ):
-        _decide(
-            ctx,
-            state,
+        ctx.decide(
+            state.deployment_id,
             "autoscaling",
             f"deregistered {s.variant_name} from autoscaling: the instance type changes "
             f"({live_type} -> {live_variant.get('InstanceType')}); Finish registers it again",
@@ -276,9 +266,7 @@ def deploy(state: RolloutState, ctx: RolloutContext) -> RolloutState:
     # Shadow configs go in without alarms: they watch the production variant, which still
     # runs the old model, so they could not judge the shadow anyway.
     deployment_config = (
-        None
-        if kind == "shadow"
-        else build_deployment_config(s.deployment, s.rollback_alarm_names)
+        None if kind == "shadow" else build_deployment_config(s.deployment, s.rollback_alarm_names)
     )
     sagemaker.update_endpoint(s.endpoint_name, target, deployment_config)
     records.add_decision(
@@ -341,9 +329,8 @@ def _create_endpoint(state: RolloutState, ctx: RolloutContext) -> RolloutState:
     record = records.get_deployment(ctx.table, state.deployment_id)
     records.update_deployment(ctx.table, record, status=records.STATUS_DEPLOYING)
     sagemaker.create_endpoint(s.endpoint_name, state.new_config)
-    _decide(
-        ctx,
-        state,
+    ctx.decide(
+        state.deployment_id,
         "deploy",
         f"CreateEndpoint {s.endpoint_name} on {state.new_config} (first deploy: no baseline, "
         "no rollback target; a rollback deletes the endpoint)",
@@ -538,7 +525,7 @@ def shift(state: RolloutState, ctx: RolloutContext) -> RolloutState:
             s.endpoint_name, shapes.ab_weights(s.variant_name, state.candidate_variant, steps[step])
         )
         note = f"candidate weight {steps[state.ab_step]}% -> {steps[step]}%"
-        _decide(ctx, state, "shift", note)
+        ctx.decide(state.deployment_id, "shift", note)
         return state.with_changes(
             ab_step=step, last_shift_at=to_iso(ctx.now()), action="", note=note
         )
@@ -556,15 +543,5 @@ def shift(state: RolloutState, ctx: RolloutContext) -> RolloutState:
         guarded = build_deployment_config(s.deployment, s.rollback_alarm_names)
         ctx.sagemaker.update_endpoint(s.endpoint_name, state.new_config, guarded)
         note = f"UpdateEndpoint {endpoint.config_name} -> {state.new_config} (guarded)"
-    _decide(ctx, state, "promote", note)
+    ctx.decide(state.deployment_id, "promote", note)
     return state.with_changes(action="", outcome="promote")
-
-
-def _decide(ctx: RolloutContext, state: RolloutState, decision: str, reason: str) -> None:
-    records.add_decision(
-        ctx.table,
-        deployment_id=state.deployment_id,
-        decision=decision,
-        reason=reason,
-        decided_by="rollout",
-    )

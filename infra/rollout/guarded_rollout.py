@@ -72,16 +72,7 @@ class GuardedRollout(Construct):
         )
         service = f"rollout-{config.name}"  # Powertools metrics per environment
         environment = {
-            **rollout_settings.settings_environment(
-                environment=config.name,
-                endpoint_name=endpoint_name,
-                variant_name=config.endpoint.variant_name,
-                endpoint=config.endpoint,
-                deployment=config.deployment,
-                judge=config.judge,
-                traffic=config.traffic,
-                smoke_test_payload=config.smoke_test_payload,
-            ),
+            **config.rollout_environment(),
             rollout_settings.TABLE_NAME: table.table_name,
             rollout_settings.TOPIC_ARN: topic.topic_arn,
             rollout_settings.MODEL_ROLE_ARN: model_role.role_arn,

@@ -23,16 +23,7 @@ def test_the_shipped_configs_round_trip_through_the_lambda_environment():
     for config in app.environments:
         env = {
             **shipped(),
-            **settings.settings_environment(
-                environment=config.name,
-                endpoint_name=config.endpoint_name,
-                variant_name=config.endpoint.variant_name,
-                endpoint=config.endpoint,
-                deployment=config.deployment,
-                judge=config.judge,
-                traffic=config.traffic,
-                smoke_test_payload=config.smoke_test_payload,
-            ),
+            **config.rollout_environment(),
         }
         parsed = settings.load_settings(env)
         assert parsed.endpoint == config.endpoint

@@ -57,33 +57,44 @@ def test_update_weights_shifts_traffic(sagemaker):
     assert seam.describe_endpoint("e").weights == {"AllTraffic": 75.0, "Candidate": 25.0}
 
 
-def test_update_endpoint_sends_the_deployment_config_when_guarded():
+GUARDED = {
+    "BlueGreenUpdatePolicy": {
+        "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 600}
+    },
+    "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "verdict"}]},
+}
+
+
+@pytest.mark.parametrize(
+    ("call", "sent"),
+    [
+        # Guarded: the deployment config with its rollback alarms.
+        ({"deployment_config": GUARDED}, {"DeploymentConfig": GUARDED}),
+        # Unguarded (a rollback): the last deployment config is dropped, so no alarm undoes it.
+        ({"deployment_config": None}, {"RetainDeploymentConfig": False}),
+        # A rollback that keeps the instance counts autoscaling set, not the old config's.
+        (
+            {"deployment_config": None, "keep_instance_counts": True},
+            {
+                "RetainDeploymentConfig": False,
+                "RetainAllVariantProperties": True,
+                "ExcludeRetainedVariantProperties": [
+                    {"VariantPropertyType": "DesiredWeight"},
+                    {"VariantPropertyType": "DataCaptureConfig"},
+                ],
+            },
+        ),
+    ],
+)
+def test_update_endpoint_sends_what_the_update_needs(call, sent):
     client = boto3.client("sagemaker", region_name=REGION)
-    guarded = {
-        "BlueGreenUpdatePolicy": {
-            "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 600}
-        },
-        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "verdict"}]},
-    }
     with Stubber(client) as stub:
         stub.add_response(
             "update_endpoint",
             {"EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/e"},
-            {"EndpointName": "e", "EndpointConfigName": "c2", "DeploymentConfig": guarded},
+            {"EndpointName": "e", "EndpointConfigName": "c2", **sent},
         )
-        SageMakerSeam(client).update_endpoint("e", "c2", guarded)
-        stub.assert_no_pending_responses()
-
-
-def test_an_unguarded_update_drops_the_last_deployment_config():
-    client = boto3.client("sagemaker", region_name=REGION)
-    with Stubber(client) as stub:
-        stub.add_response(
-            "update_endpoint",
-            {"EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/e"},
-            {"EndpointName": "e", "EndpointConfigName": "c1", "RetainDeploymentConfig": False},
-        )
-        SageMakerSeam(client).update_endpoint("e", "c1", None)
+        SageMakerSeam(client).update_endpoint("e", "c2", **call)
         stub.assert_no_pending_responses()
 
 
@@ -121,27 +132,6 @@ def test_describe_endpoint_reads_instance_counts_and_when_the_new_fleet_took_tra
     assert view.instance_counts == {"AllTraffic": 6}
     assert view.pending_config_name == "c2"
     assert view.pending_traffic_since == baking  # provisioning does not count as traffic
-
-
-def test_a_rollback_update_keeps_the_instance_counts_autoscaling_set():
-    client = boto3.client("sagemaker", region_name=REGION)
-    with Stubber(client) as stub:
-        stub.add_response(
-            "update_endpoint",
-            {"EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/e"},
-            {
-                "EndpointName": "e",
-                "EndpointConfigName": "c1",
-                "RetainDeploymentConfig": False,
-                "RetainAllVariantProperties": True,
-                "ExcludeRetainedVariantProperties": [
-                    {"VariantPropertyType": "DesiredWeight"},
-                    {"VariantPropertyType": "DataCaptureConfig"},
-                ],
-            },
-        )
-        SageMakerSeam(client).update_endpoint("e", "c1", None, keep_instance_counts=True)
-        stub.assert_no_pending_responses()
 
 
 def test_invoke_returns_the_body():
