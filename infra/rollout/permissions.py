@@ -205,65 +205,70 @@ class RolloutPermissions:
         if "quality" in capabilities:
             unscoped += "; PutMetricData is held to the labelled counts' namespace by a condition"
         acknowledge_wildcards(role, unscoped + ".", resources=["*"])
-        if "read_endpoint" in capabilities or "update_endpoint" in capabilities:
-            acknowledge_wildcards(
-                role,
+
+        def has(capability: str) -> bool:
+            return capability in capabilities
+
+        # (whether the role needs it, why, the wildcard resources it covers)
+        scoped_reasons = [
+            (
+                has("read_endpoint") or has("update_endpoint"),
                 "The live endpoint config may be the endpoint stack's, whose name CloudFormation "
                 "generates; rollbacks return to it. Only this endpoint can be updated.",
-                resources=[self.any_config],
-            )
-        if "create_models" in capabilities or "read_model_packages" in capabilities:
-            acknowledge_wildcards(
-                role,
+                [self.any_config],
+            ),
+            (
+                has("create_models"),
                 "The live model and model package have generated names; they are only read. "
                 "Models and configs are created under this endpoint's name prefix only.",
-                resources=[self.any_model, self.packages, self.own_models, self.own_configs]
-                if "create_models" in capabilities
-                else [self.packages],
-            )
-        if "create_endpoint" in capabilities:
-            acknowledge_wildcards(
-                role,
+                [self.any_model, self.packages, self.own_models, self.own_configs],
+            ),
+            (
+                has("read_model_packages") and not has("create_models"),
+                "Model packages are only read, any version of the pipeline's group.",
+                [self.packages],
+            ),
+            (
+                has("create_endpoint"),
                 "A first deploy creates this endpoint on a config under its name prefix only.",
-                resources=[self.own_configs],
-            )
-        if "serving_model" in capabilities:
-            acknowledge_wildcards(
-                role,
+                [self.own_configs],
+            ),
+            (
+                has("serving_model"),
                 "The serving config's model may have any generated name: it is only described, "
                 "and its tags read, to tell which model package serves.",
-                resources=[self.any_model],
-            )
-        if "register_scaling" in capabilities or "deregister_scaling" in capabilities:
-            acknowledge_wildcards(
-                role,
+                [self.any_model],
+            ),
+            (
+                has("register_scaling") or has("deregister_scaling"),
                 "Application Auto Scaling has no resource scope by endpoint (a condition holds "
                 "it to SageMaker variants); target tracking names its alarms after this "
                 "endpoint's variant, with a generated suffix.",
-                resources=[self.scaling_alarms],
-            )
-        if "verify_release" in capabilities:
-            acknowledge_wildcards_when_resolved(
-                role,
+                [self.scaling_alarms],
+            ),
+            (
+                has("verify_release"),
                 "The step reads the SHA-256 of released models (one folder per approved package "
                 "version) to check them before a model is made from them.",
-                resources=[self._released.models()],
-            )
-        if "read_test_data" in capabilities:
-            acknowledge_wildcards_when_resolved(
-                role,
+                [self._released.models()],
+            ),
+            (
+                has("read_test_data"),
                 "The replay reads the test data released with each approved package version "
                 "(one folder per version) and checks its SHA-256 before it sends a row.",
-                resources=[self._released.test_data()],
-            )
-        if "records" in capabilities or "notify" in capabilities:
+                [self._released.test_data()],
+            ),
+        ]
+        for needed, reason, resources in scoped_reasons:
+            if needed:
+                acknowledge_wildcards_when_resolved(role, reason, resources=resources)
+        if has("records") or has("notify"):
             acknowledge_wildcards(
                 role,
                 "DynamoDB and SNS encrypt with the environment's KMS key: CDK's grants name "
                 "its data key actions with a wildcard, on that one key.",
                 actions=["kms:GenerateDataKey*", "kms:ReEncrypt*"],
             )
-
 
 def _allow(actions: list[str], resources: list[str]) -> iam.PolicyStatement:
     return iam.PolicyStatement(actions=actions, resources=resources)
