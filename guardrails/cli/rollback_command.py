@@ -13,10 +13,12 @@ from guardrails.cli.aws import Deployed, connect
 from guardrails.cli.config import deployed_environment, env_option
 from guardrails.cli.errors import Failure, InputError, OperationalError
 from guardrails.cli.output import json_option, print_json, say
-from guardrails.rollout.rollback import RollbackRefused, rollback_endpoint
+from guardrails.rollout.rollback import RollbackRefused, RollbackResult, rollback_endpoint
+from guardrails.rollout.serving import ServingModel, serving_model_parameter_name
 from guardrails.services.errors import is_not_found
 from guardrails.services.sagemaker import EndpointView, SageMakerSeam
 from guardrails.services.sns import Notifier
+from guardrails.services.ssm import ServingModelParameter
 
 DEFAULT_REASON = "manual rollback with the guardrails CLI"
 
@@ -85,12 +87,41 @@ def rollback(
         )
     except RollbackRefused as error:
         raise Failure(f"refused: {error}") from None
+    parameter = _record_serving(seam, deployed, result)
     if as_json:
-        print_json({"environment": deployed.env.name, "reason": reason, **asdict(result)})
+        print_json(
+            {
+                "environment": deployed.env.name,
+                "reason": reason,
+                "serving_model_parameter": parameter,
+                **asdict(result),
+            }
+        )
         return
     click.echo(result.message)
     if result.changed:
         click.echo(f"Follow it with: guardrails status --env {deployed.env.name}")
+
+
+def _record_serving(seam: SageMakerSeam, deployed: Deployed, result: RollbackResult) -> str:
+    """Write what serves into the serving-model parameter, as a rollout's ending does.
+
+    So the next `cdk deploy` builds on the config the operator chose, not on the one the
+    rollback replaced (the endpoint stack's reconciler holds on a mismatch and tells on-call).
+    """
+    packages = seam.config_packages(result.target_config)
+    parameter = ServingModelParameter(
+        deployed.client("ssm"), serving_model_parameter_name(deployed.env.name)
+    )
+    parameter.write(
+        ServingModel(
+            model_package_arn=next(iter(packages)) if len(packages) == 1 else "",
+            endpoint_config=result.target_config,
+            deployment_id=f"cli-rollback:{deployed.caller_arn}",
+            updated_at=records.now_iso(),
+        )
+    )
+    return parameter.name
 
 
 def _endpoint(seam: SageMakerSeam, deployed: Deployed) -> EndpointView:

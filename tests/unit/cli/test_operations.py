@@ -11,6 +11,7 @@ from moto.sagemaker.models import sagemaker_backends
 
 from guardrails import records
 from guardrails.cli import cli
+from guardrails.services.ssm import ServingModelParameter
 from tests.aws import REGION, hold_lock
 from tests.unit.cli.world import (
     ACCOUNT,
@@ -274,6 +275,12 @@ def test_rollback_returns_to_the_recorded_previous_config_and_tells_on_call(worl
     assert records.get_deployment(world.table, "d-1").status == records.STATUS_ROLLED_BACK
     [(_, text, _, _, _)] = world.notifications()
     assert "p99 latency doubled" in text
+    # What serves now is recorded where the next `cdk deploy` reads it.
+    serving = ServingModelParameter(
+        boto3.client("ssm", region_name=REGION), "/guardrails/prod/serving-model"
+    ).read()
+    assert serving.endpoint_config == "config-v1"
+    assert serving.deployment_id == f"cli-rollback:arn:aws:sts::{ACCOUNT}:user/moto"
 
 
 def test_rollback_to_a_named_config(world, promoted):
@@ -386,6 +393,7 @@ def test_rollback_json_prints_what_it_did(world, promoted):
         "previous_config": "config-v2",
         "changed": True,
         "message": f"endpoint {ENDPOINT}: rollback from config-v2 to config-v1 started",
+        "serving_model_parameter": "/guardrails/prod/serving-model",
     }
     assert "Rollback target: config-v1" in result.stderr  # for the person, off stdout
 
