@@ -64,7 +64,7 @@ def start(
     if not reason.strip() or len(reason) > MAX_REASON:
         raise InputError(f"--reason: say why, in 1-{MAX_REASON} characters")
     deployed = connect(deployed_environment(ctx.obj.config_path, env_name), ctx.obj.profile)
-    _same_place(package, deployed)
+    _same_region(package, deployed)
     _refuse_early(deployed, package)
     state_machine = deployed.state_machine_arn()
     name = execution_name(package, deployed.env.name, datetime.now(UTC))
@@ -123,16 +123,21 @@ def _model_package(text: str) -> ModelPackageArn:
     return package
 
 
-def _same_place(package: ModelPackageArn, deployed: Deployed) -> None:
-    if (package.account, package.region) != (deployed.account, deployed.region):
+def _same_region(package: ModelPackageArn, deployed: Deployed) -> None:
+    """SageMaker serves a model only in its own region; the account may be the pipeline's."""
+    if package.region != deployed.region:
         raise InputError(
-            f"--model-package: is in account {package.account}, {package.region}, but "
-            f"{deployed.env.name} is in account {deployed.account}, {deployed.region}"
+            f"--model-package: is in {package.region}, but {deployed.env.name} is in "
+            f"{deployed.region}: models are served in the region they were released in"
         )
 
 
 def _refuse_early(deployed: Deployed, package: ModelPackageArn) -> None:
-    """The Start step checks these again; saying no here spares an execution that fails."""
+    """The Start step checks these again; saying no here spares an execution that fails.
+
+    A package of another account (the pipeline's registry, in a multi-account layout) is not
+    read here: only the rollout's own roles may describe it there.
+    """
     lock = records.current_lock(deployed.table(), deployed.endpoint_name)
     if lock:
         raise Failure(
@@ -140,6 +145,8 @@ def _refuse_early(deployed: Deployed, package: ModelPackageArn) -> None:
             f"holds the lock on {deployed.endpoint_name}; wait for it, or stop it with "
             f"guardrails abort --env {deployed.env.name}"
         )
+    if package.account != deployed.account:
+        return
     try:
         approval = (
             SageMakerSeam(deployed.client("sagemaker"))
