@@ -18,7 +18,8 @@ from guardrails.config import rollout_state_machine_name
 from guardrails.release import handlers
 from guardrails.release.evidence import collect
 from guardrails.release.evidence_message import SUMMARY_LIMIT
-from tests.aws import LambdaContext
+from guardrails.services.sts import AssumedRole
+from tests.aws import Inbox, LambdaContext
 from tests.unit.release.pipeline_jobs import FakeCodePipeline, faked_codepipeline, job_event
 from tests.unit.release.test_evidence import judge_round, replayed
 
@@ -36,16 +37,8 @@ class Staging:
     """Staging's account as the evidence function reaches it: its rollout executions."""
 
     def __init__(self) -> None:
-        credentials = boto3.client("sts", region_name=REGION).assume_role(
-            RoleArn=ACCESS_ROLE, RoleSessionName="test-setup"
-        )["Credentials"]
-        self.stepfunctions = boto3.client(
-            "stepfunctions",
-            region_name=REGION,
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-        )
+        sts = boto3.client("sts", region_name=REGION)
+        self.stepfunctions = AssumedRole(sts, ACCESS_ROLE, "test-setup").client("stepfunctions")
         self._count = 0
 
     def ended_rollout(self, state: dict[str, Any], name: str = "") -> str:
@@ -89,13 +82,8 @@ def aws(monkeypatch):
     execute = {"stepfunctions": {"execute_state_machine": True}}
     with mock_aws(config=execute), faked_codepipeline(monkeypatch) as fake:
         fake.stage, fake.action = "Approve-prod", "Evidence"
-        sns = boto3.client("sns", region_name=REGION)
-        topic = sns.create_topic(Name="approvers")["TopicArn"]
-        sqs = boto3.client("sqs", region_name=REGION)
-        queue = sqs.create_queue(QueueName="approver-inbox")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"])
-        monkeypatch.setenv("APPROVERS_TOPIC_ARN", topic)
+        approvers = Inbox.create("approvers")
+        monkeypatch.setenv("APPROVERS_TOPIC_ARN", approvers.topic_arn)
         monkeypatch.setenv(
             "EVIDENCE_SOURCE",
             json.dumps(
@@ -107,12 +95,7 @@ def aws(monkeypatch):
                 }
             ),
         )
-
-        def inbox() -> list[dict[str, Any]]:
-            messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
-            return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
-
-        yield Staging(), fake, inbox
+        yield Staging(), fake, approvers.messages
 
 
 def invoke(execution_arn: str, package: str = PACKAGE) -> dict[str, Any]:
