@@ -8,6 +8,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from infra.config import AppConfig, ConfigError, EnvironmentConfig, PipelineSettings
+from infra.dead_letters import FunctionErrorAlarms
 from infra.encrypted_logs import EncryptedLogs
 from infra.environment.identities import PACKAGE_STATE_ROLE, PIPELINE_ROLE, Placement
 from infra.lambda_code import runtime_code
@@ -109,7 +110,7 @@ class PipelineStack(cdk.Stack):
             artifact_bucket=host_stateful.pipeline_artifacts,
             on_call=host_stateful.topic,
         )
-        PackageStateEvents(
+        package_events = PackageStateEvents(
             self,
             "PackageEvents",
             model_package_group_name=group_name,
@@ -121,6 +122,24 @@ class PipelineStack(cdk.Stack):
             key=host_stateful.key,
             code=code,
             logs=logs,
+        )
+        FunctionErrorAlarms(
+            self,
+            "OperationsAlarms",
+            subject="Guardrails model pipeline",
+            functions={
+                "MarkApproved": (
+                    approval.function,
+                    "the approval did not reach the model package; the Approve stage failed and "
+                    "nothing was deployed",
+                ),
+                "PackageState": (
+                    package_events.function,
+                    "an approval or rejection made outside the pipeline may be unhandled; read "
+                    "the package-state dead-letter queue",
+                ),
+            },
+            topic=host_stateful.topic,
         )
 
         cdk.CfnOutput(self, "PipelineName", value=self.model_pipeline.pipeline.pipeline_name)
