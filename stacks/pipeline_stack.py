@@ -14,6 +14,7 @@ from infra.config import (
     PipelineSettings,
     prod_approval_boundary,
 )
+from infra.dead_letters import FunctionErrorAlarms
 from infra.encrypted_logs import EncryptedLogs
 from infra.environment.identities import (
     APPROVAL_EVIDENCE_ROLE,
@@ -137,7 +138,7 @@ class PipelineStack(cdk.Stack):
             on_call=host_stateful.topic,
             prod_approval=prod_approval,
         )
-        PackageStateEvents(
+        package_events = PackageStateEvents(
             self,
             "PackageEvents",
             model_package_group_name=group_name,
@@ -149,6 +150,31 @@ class PipelineStack(cdk.Stack):
             key=host_stateful.key,
             code=code,
             logs=logs,
+        )
+        alarmed = {
+            "MarkApproved": (
+                approval.function,
+                "the approval did not reach the model package; the Approve stage failed and "
+                "nothing was deployed",
+            ),
+            "PackageState": (
+                package_events.function,
+                "an approval or rejection made outside the pipeline may be unhandled; read "
+                "the package-state dead-letter queue",
+            ),
+        }
+        if prod_approval:
+            alarmed["ProdApprovalEvidence"] = (
+                prod_approval.function,
+                f"the {prod_approval.source.config.name} evidence was not sent; the approval "
+                f"before {prod_approval.approves.config.name} failed and it was not touched",
+            )
+        FunctionErrorAlarms(
+            self,
+            "OperationsAlarms",
+            subject="Guardrails model pipeline",
+            functions=alarmed,
+            topic=host_stateful.topic,
         )
 
         cdk.CfnOutput(self, "PipelineName", value=self.model_pipeline.pipeline.pipeline_name)

@@ -32,6 +32,7 @@ import aws_cdk.aws_lambda as lambda_
 import aws_cdk.aws_s3 as s3
 import aws_cdk.aws_sns as sns
 import aws_cdk.aws_stepfunctions as sfn
+import jsii
 from constructs import Construct
 
 from guardrails.release.rules import (
@@ -43,6 +44,7 @@ from guardrails.release.rules import (
     promotion_stage,
 )
 from infra.config import EnvironmentConfig, PipelineSettings
+from infra.dead_letters import DeadLetterQueue
 from infra.dependencies import depend_only_on_policy
 from infra.environment.identities import RELEASE_ACCESS_ROLE, Placement
 from infra.nag import acknowledge_granted_wildcards, acknowledge_wildcards
@@ -89,6 +91,23 @@ class PipelineSource:
     connection_arn: str | None = None
 
 
+@jsii.implements(actions.ICustomEventRule)
+class _PushRule:
+    """The push rule of a CodeCommit source action, with the target we choose."""
+
+    def __init__(self, event_pattern: events.EventPattern, target: events.IRuleTarget) -> None:
+        self._event_pattern = event_pattern
+        self._target = target
+
+    @property
+    def event_pattern(self) -> events.EventPattern:
+        return self._event_pattern
+
+    @property
+    def target(self) -> events.IRuleTarget:
+        return self._target
+
+
 def deploy_stage_name(deploy_env: DeployEnvironment) -> str:
     """The pipeline stage that deploys to `deploy_env`, e.g. Deploy-prod."""
     return f"Deploy-{deploy_env.config.name}"
@@ -113,7 +132,12 @@ def job_action(
 
 
 class ModelPipeline(Construct):
-    """The CodePipeline; failures are announced to on-call."""
+    """The CodePipeline; failures are announced to on-call.
+
+    Both of its EventBridge rules (a push starts it; a failure pages on-call) keep what they
+    could not deliver in a dead-letter queue that pages on-call: a lost push would leave a
+    model untrained without anyone knowing, a lost failure would leave it unreported.
+    """
 
     def __init__(
         self,
@@ -131,6 +155,9 @@ class ModelPipeline(Construct):
         prod_approval: EvidenceStep | None = None,
     ) -> None:
         super().__init__(scope, id_)
+        self.dead_letters = DeadLetterQueue(
+            self, "DeadLetters", purpose="model pipeline pushes and failures", topic=on_call
+        )
         # Named: every deploy environment's release access role trusts it by this name.
         role = iam.Role(
             self,
@@ -242,6 +269,7 @@ class ModelPipeline(Construct):
             event_pattern=events.EventPattern(detail={"state": ["FAILED"]}),
             target=targets.SnsTopic(
                 on_call,
+                dead_letter_queue=self.dead_letters.queue,
                 authorize_using_role=True,  # a role's IAM grant: no topic or key policy statement
                 message=events.RuleTargetInput.from_text(
                     f"Model pipeline {events.EventField.from_path('$.detail.pipeline')} execution "
@@ -372,4 +400,17 @@ class ModelPipeline(Construct):
             branch=settings.branch,
             output=output,
             trigger=actions.CodeCommitTrigger.EVENTS,
+            # CodeCommit's default push rule, with a dead-letter queue for its target.
+            custom_event_rule=_PushRule(
+                events.EventPattern(
+                    source=["aws.codecommit"],
+                    resources=[repository.repository_arn],
+                    detail_type=["CodeCommit Repository State Change"],
+                    detail={
+                        "event": ["referenceCreated", "referenceUpdated"],
+                        "referenceName": [settings.branch],
+                    },
+                ),
+                targets.CodePipeline(self.pipeline, dead_letter_queue=self.dead_letters.queue),
+            ),
         )

@@ -36,3 +36,24 @@ def test_a_lost_rejection_pages_on_call():
         },
     )
     assert_encrypted_queue_pages_on_call(template, queue, topic=Match.any_value())
+
+
+def test_a_lost_push_or_pipeline_failure_pages_on_call():
+    """Both pipeline rules: a push that starts it, a failure that pages on-call."""
+    _, template = shipped_pipeline()
+    for source in ("aws.codecommit", "aws.codepipeline"):
+        (rule,) = template.find_resources(
+            "AWS::Events::Rule",
+            {"Properties": {"EventPattern": Match.object_like({"source": [source]})}},
+        ).values()
+        (target,) = rule["Properties"]["Targets"]
+        queue = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+        assert_encrypted_queue_pages_on_call(template, queue)
+
+
+def test_every_rule_target_of_the_pipeline_has_dead_letters():
+    _, template = shipped_pipeline()
+    rules = template.find_resources("AWS::Events::Rule")
+    targets = [t for rule in rules.values() for t in rule["Properties"]["Targets"]]
+    assert len(targets) == 3
+    assert all("DeadLetterConfig" in t for t in targets)

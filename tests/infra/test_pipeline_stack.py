@@ -493,6 +493,33 @@ def test_pipeline_failures_reach_on_call(template):
     )
 
 
+@pytest.mark.parametrize(
+    ("handler", "mentions"),
+    [
+        ("guardrails.release.handlers.approval", "MarkApproved"),
+        ("guardrails.release.handlers.package_state", "PackageState"),
+        ("guardrails.release.handlers.evidence", "ProdApprovalEvidence"),
+    ],
+)
+def test_a_failing_pipeline_function_pages_on_call(template, handler, mentions):
+    (function,) = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": handler}}
+    )
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": "Errors",
+            "Namespace": "AWS/Lambda",
+            "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": function}}],
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+            "AlarmDescription": Match.string_like_regexp(mentions),
+            "AlarmActions": [import_of("Guardrails-dev-Stateful", "OnCallTopic")],
+        },
+    )
+
+
 def test_package_state_changes_of_the_group_reach_the_handler(template):
     target = Capture()
     template.has_resource_properties(
