@@ -4,7 +4,12 @@
   (fails the job, which stops the pipeline before any deploy stage) when the approver cannot be
   found, the package is from another group or already rejected, or its artifacts changed since
   it was registered; otherwise releases its model and test data and sets it Approved with the
-  release record (who approved, when, the released URIs and their SHA-256).
+  release record (who approved, when, the released URIs and their SHA-256). As the
+  RecordApproval action of the stage before the first production environment, it records who
+  approved that environment instead (the release record stays).
+- `evidence`: the Evidence action of that stage. Reads the previous environment's rollout
+  execution (as that environment's release access role) and sends its evidence to the
+  approvers; refuses unless it is a promoted rollout of this pipeline's package.
 - `package_state`: EventBridge "SageMaker Model Package State Change" for the pipeline's group.
   An approval made outside the approval step is refused and on-call told how to release
   properly; a rejection of a package that is serving rolls those endpoints back. Each change is

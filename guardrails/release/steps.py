@@ -1,4 +1,5 @@
-"""The release's steps: approve a package for the pipeline, respond to a package state change.
+"""The release's steps: approve a package for the pipeline (and again before production, on
+the previous environment's evidence), send that evidence, respond to a package state change.
 
 Each step gathers the facts through the seams, asks the rules in guardrails/release/rules.py,
 and acts on the answer.
