@@ -10,10 +10,11 @@ checked on construction; a bad one raises ConfigError naming the field
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +60,7 @@ __all__ = [
     "TrafficSettings",
     "config_from_context",
     "default_config",
+    "prod_approval_boundary",
 ]
 
 SOURCE_KINDS = ("codecommit", "codeconnections")
@@ -162,6 +164,17 @@ def _check_endpoint_names(environments: tuple[EnvironmentConfig, ...]) -> None:
                 )
 
 
+def prod_approval_boundary(
+    deploy_environments: Sequence[EnvironmentConfig],
+) -> tuple[EnvironmentConfig, EnvironmentConfig] | None:
+    """(evidence, approved): the last non-production environment before the first production
+    one, and that one; None when no production environment follows a non-production one."""
+    for previous, environment in itertools.pairwise(deploy_environments):
+        if environment.production:
+            return (previous, environment) if not previous.production else None
+    return None
+
+
 def rollout_state_machine_name(environment: str) -> str:
     """`guardrails-<env>-rollout`: other stacks and accounts derive its ARN from this name."""
     return f"guardrails-{environment}-rollout"
@@ -257,6 +270,9 @@ class PipelineSettings:
     training_instance_type: str = "ml.m5.large"  # the XGBoost training job
     approver_emails: tuple[str, ...] = ()  # subscribers of the approval-request topic
     release_retention_days: int = 365  # Object Lock retention of released artifacts, days
+    # A second manual approval before the first production deploy environment, given on the
+    # previous (non-production) environment's rollout evidence; false: prod follows staging.
+    approve_before_prod: bool = True
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -175,14 +175,15 @@ def render(event: RolloutEvent) -> Message:
     lines += [f"{label + ':':<{width}}{value}" for label, value in details if value]
     if event.metrics:
         lines += ["", "Metrics (baseline vs new model, cumulative since the rollout began):"]
-        lines += _metric_table(event.metrics)
+        lines += metric_table(event.metrics)
     if links:
         lines += [""] + [f"{name.capitalize()} console: {url}" for name, url in links.items()]
     lines += ["", 'The same facts are in the message attribute "facts" as JSON.']
     return Message(subject=subject, text="\n".join(lines), facts=_facts(event, links))
 
 
-def _metric_table(rows: Sequence[MetricRow]) -> list[str]:
+def metric_table(rows: Sequence[MetricRow]) -> list[str]:
+    """The judge's numbers as aligned text lines, a header first."""
     header = ("metric", "baseline", "new", "n baseline/new", "difference", "ci", "p", "decision")
     table = [header] + [
         (
@@ -197,7 +198,12 @@ def _metric_table(rows: Sequence[MetricRow]) -> list[str]:
         )
         for row in rows
     ]
-    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    return aligned(table)
+
+
+def aligned(table: Sequence[Sequence[str]]) -> list[str]:
+    """Rows of cells as text lines, each column as wide as its widest cell."""
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     return ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
             for line in table]  # fmt: skip
 

@@ -7,13 +7,25 @@ from collections.abc import Mapping, Sequence
 import aws_cdk as cdk
 from constructs import Construct
 
-from infra.config import AppConfig, ConfigError, EnvironmentConfig, PipelineSettings
+from infra.config import (
+    AppConfig,
+    ConfigError,
+    EnvironmentConfig,
+    PipelineSettings,
+    prod_approval_boundary,
+)
 from infra.dead_letters import FunctionErrorAlarms
 from infra.encrypted_logs import EncryptedLogs
-from infra.environment.identities import PACKAGE_STATE_ROLE, PIPELINE_ROLE, Placement
+from infra.environment.identities import (
+    APPROVAL_EVIDENCE_ROLE,
+    PACKAGE_STATE_ROLE,
+    PIPELINE_ROLE,
+    Placement,
+)
 from infra.lambda_code import runtime_code
 from infra.pipeline.approval import ApprovalStep
 from infra.pipeline.builds import PipelineBuilds
+from infra.pipeline.evidence import EvidenceStep
 from infra.pipeline.model_pipeline import DeployEnvironment, ModelPipeline, PipelineSource
 from infra.pipeline.package_events import PackageStateEvents
 from infra.pipeline.training_roles import ModelBuildRole
@@ -94,6 +106,21 @@ class PipelineStack(cdk.Stack):
             code=code,
             logs=logs,
         )
+        prod_approval = None
+        boundary = prod_approval_boundary(deploy_environments)
+        if settings.approve_before_prod and boundary:
+            source, approves = (targets[deploy_environments.index(env)] for env in boundary)
+            prod_approval = EvidenceStep(
+                self,
+                "ProdApprovalEvidence",
+                source=source,
+                approves=approves,
+                role_name=placement.role_name(APPROVAL_EVIDENCE_ROLE),
+                topic=approval.topic,
+                key=host_stateful.key,
+                code=code,
+                logs=logs,
+            )
         self.model_pipeline = ModelPipeline(
             self,
             "ModelPipeline",
@@ -109,6 +136,7 @@ class PipelineStack(cdk.Stack):
             deploy_environments=targets,
             artifact_bucket=host_stateful.pipeline_artifacts,
             on_call=host_stateful.topic,
+            prod_approval=prod_approval,
         )
         package_events = PackageStateEvents(
             self,
@@ -123,22 +151,29 @@ class PipelineStack(cdk.Stack):
             code=code,
             logs=logs,
         )
+        alarmed = {
+            "MarkApproved": (
+                approval.function,
+                "the approval did not reach the model package; the Approve stage failed and "
+                "nothing was deployed",
+            ),
+            "PackageState": (
+                package_events.function,
+                "an approval or rejection made outside the pipeline may be unhandled; read "
+                "the package-state dead-letter queue",
+            ),
+        }
+        if prod_approval:
+            alarmed["ProdApprovalEvidence"] = (
+                prod_approval.function,
+                f"the {prod_approval.source.config.name} evidence was not sent; the approval "
+                f"before {prod_approval.approves.config.name} failed and it was not touched",
+            )
         FunctionErrorAlarms(
             self,
             "OperationsAlarms",
             subject="Guardrails model pipeline",
-            functions={
-                "MarkApproved": (
-                    approval.function,
-                    "the approval did not reach the model package; the Approve stage failed and "
-                    "nothing was deployed",
-                ),
-                "PackageState": (
-                    package_events.function,
-                    "an approval or rejection made outside the pipeline may be unhandled; read "
-                    "the package-state dead-letter queue",
-                ),
-            },
+            functions=alarmed,
             topic=host_stateful.topic,
         )
 

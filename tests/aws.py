@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +43,32 @@ def hold_lock(
         now=datetime.now(UTC),
         lease_seconds=900,
     )
+
+
+@dataclass(frozen=True)
+class Inbox:
+    """An SNS topic with an SQS queue subscribed: what an e-mail subscriber would receive."""
+
+    topic_arn: str
+    sqs: Any
+    queue_url: str
+
+    @classmethod
+    def create(cls, name: str) -> Inbox:
+        sns = boto3.client("sns", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        topic_arn = sns.create_topic(Name=name)["TopicArn"]
+        queue_url = sqs.create_queue(QueueName=f"{name}-inbox")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+        sns.subscribe(
+            TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"]
+        )
+        return cls(topic_arn=topic_arn, sqs=sqs, queue_url=queue_url)
+
+    def messages(self) -> list[dict[str, Any]]:
+        """The SNS envelopes received since the last call (Subject, Message, ...)."""
+        received = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
+        return [json.loads(m["Body"]) for m in received.get("Messages", [])]
 
 
 # A model package's inference spec: enough for moto's CreateModelPackage.

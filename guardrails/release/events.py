@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,8 @@ from guardrails.arns import parse_model_package_arn
 from guardrails.release.rules import PackageChange
 
 DETAIL_TYPE = "SageMaker Model Package State Change"
+_PARAMETER_LIMIT = 300
+_EXECUTION_ARN = re.compile(r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[\w-]+:[\w-]+$")
 
 
 class EventError(ValueError):
@@ -88,10 +91,19 @@ def rollout_input(model_package_arn: str, *, started_by: str, reason: str) -> st
 
 @dataclass(frozen=True, kw_only=True)
 class JobRequest:
-    """The CodePipeline job the approval Lambda was invoked for."""
+    """A CodePipeline job of the release's Lambdas, with its UserParameters.
+
+    The first approval names the package only. Before the first production environment, the
+    evidence job also names the previous environment's rollout execution (`execution_arn`),
+    and the approval step's job the environment it approves (`approves`) and the deployment
+    whose evidence the approvers saw (`evidence`).
+    """
 
     job_id: str
     model_package_arn: str
+    approves: str = ""
+    evidence: str = ""
+    execution_arn: str = ""
 
 
 def job_id(event: Mapping[str, Any]) -> str:
@@ -117,4 +129,17 @@ def parse_job(event: Mapping[str, Any]) -> JobRequest:
         raise EventError(
             f"UserParameters.model_package_arn: not a versioned model package ARN ({arn!r})"
         )
-    return JobRequest(job_id=identifier, model_package_arn=parsed.arn)
+    optional = {}
+    for name in ("approves", "evidence", "execution_arn"):
+        value = parameters.get(name, "")
+        if not isinstance(value, str) or len(value) > _PARAMETER_LIMIT:
+            raise EventError(
+                f"UserParameters.{name}: must be text of at most {_PARAMETER_LIMIT} characters"
+            )
+        optional[name] = value
+    if optional["execution_arn"] and not _EXECUTION_ARN.match(optional["execution_arn"]):
+        raise EventError(
+            "UserParameters.execution_arn: not a Step Functions execution ARN "
+            f"({optional['execution_arn']!r})"
+        )
+    return JobRequest(job_id=identifier, model_package_arn=parsed.arn, **optional)

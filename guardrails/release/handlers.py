@@ -4,7 +4,12 @@
   (fails the job, which stops the pipeline before any deploy stage) when the approver cannot be
   found, the package is from another group or already rejected, or its artifacts changed since
   it was registered; otherwise releases its model and test data and sets it Approved with the
-  release record (who approved, when, the released URIs and their SHA-256).
+  release record (who approved, when, the released URIs and their SHA-256). As the
+  RecordApproval action of the stage before the first production environment, it records who
+  approved that environment instead (the release record stays).
+- `evidence`: the Evidence action of that stage. Reads the previous environment's rollout
+  execution (as that environment's release access role) and sends its evidence to the
+  approvers; refuses unless it is a promoted rollout of this pipeline's package.
 - `package_state`: EventBridge "SageMaker Model Package State Change" for the pipeline's group.
   An approval made outside the approval step is refused and on-call told how to release
   properly; a rejection of a package that is serving rolls those endpoints back. Each change is
@@ -18,7 +23,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -32,11 +37,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from guardrails.observability import count, instrumented, logger
 from guardrails.release import events, rules, steps
+from guardrails.release.evidence import EvidenceError
 from guardrails.release.rules import PackageChange, Response
 from guardrails.release.settings import (
     ReleaseSettings,
     ReleaseTarget,
     load_approval_settings,
+    load_evidence_settings,
     load_release_settings,
 )
 from guardrails.release.steps import DeployAccess
@@ -53,46 +60,117 @@ from guardrails.validation import ConfigError
 REMEMBER_CHANGES_SECONDS = 90 * 86400
 # What CloudTrail in a deploy account shows as the session of the calls made there.
 SESSION_NAME = "guardrails-package-state"
+EVIDENCE_SESSION_NAME = "guardrails-approval-evidence"
 
 
-@instrumented
-def approval(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+class _JobResult(Protocol):
+    @property
+    def summary(self) -> str: ...
+
+    @property
+    def variables(self) -> dict[str, str]: ...
+
+
+# A refusal fails the job with its one-line reason and stops the pipeline there.
+REFUSALS = (rules.ApprovalRefused, events.EventError, EvidenceError, ConfigError)
+
+
+def _answer_job(
+    event: dict[str, Any],
+    run: Callable[[events.JobRequest, CodePipelineSeam], _JobResult],
+    *,
+    refused: str,
+    failed: str,
+    refusals_metric: str,
+) -> tuple[dict[str, Any], _JobResult | None]:
+    """Run a pipeline job and always answer it: success with its variables, or failure.
+
+    `refused` and `failed` start the job's failure message. Returns the answer for the
+    Lambda's own return, and the result when the job succeeded.
+    """
     try:
         job_id = events.job_id(event)
     except events.EventError as error:
         logger.error("not a CodePipeline job", extra={"reason": str(error)})
-        return {"status": "refused", "reason": str(error)}
+        return {"status": "refused", "reason": str(error)}, None
     codepipeline = CodePipelineSeam(clients.client("codepipeline"))
     try:
-        result = steps.approve(
-            events.parse_job(event),
+        result = run(events.parse_job(event), codepipeline)
+    except REFUSALS as refusal:
+        logger.warning("job refused", extra={"reason": str(refusal)})
+        count(refusals_metric)
+        codepipeline.fail(job_id, f"{refused}: {refusal}")
+        return {"status": "refused", "reason": str(refusal)}, None
+    except Exception as error:
+        # A job left unanswered would hang the pipeline for an hour: answer, then re-raise.
+        logger.exception("job failed")
+        codepipeline.fail(job_id, f"{failed}: {type(error).__name__}: {error}")
+        raise
+    codepipeline.succeed(job_id, result.summary, result.variables)
+    return {"status": "done", "summary": result.summary, "variables": result.variables}, result
+
+
+@instrumented
+def approval(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    def run(request: events.JobRequest, codepipeline: CodePipelineSeam) -> steps.ApprovalResult:
+        return steps.approve(
+            request,
             settings=load_approval_settings(os.environ),
             codepipeline=codepipeline,
             sagemaker=SageMakerSeam(clients.client("sagemaker")),
             s3=S3Seam(clients.client("s3")),
         )
-    except (rules.ApprovalRefused, events.EventError, ConfigError) as refusal:
-        logger.warning("approval refused", extra={"reason": str(refusal)})
-        count("ApprovalsRefused")
-        codepipeline.fail(job_id, f"Not approved: {refusal}")
-        return {"status": "refused", "reason": str(refusal)}
-    except Exception as error:
-        # A job left unanswered would hang the pipeline for an hour: answer, then re-raise.
-        logger.exception("approval failed")
-        codepipeline.fail(job_id, f"Approval step failed: {type(error).__name__}: {error}")
-        raise
-    codepipeline.succeed(job_id, result.summary, result.variables)
+
+    answer, result = _answer_job(
+        event,
+        run,
+        refused="Not approved",
+        failed="Approval step failed",
+        refusals_metric="ApprovalsRefused",
+    )
+    if not isinstance(result, steps.ApprovalResult):
+        return answer
     logger.info(
         "model package approved",
         extra={"model_package_arn": result.model_package_arn, "approver": result.approved_by},
     )
     count("PackagesApproved")
-    return {
-        "status": "approved",
-        "model_package_arn": result.model_package_arn,
-        "summary": result.summary,
-        "variables": result.variables,
-    }
+    return {**answer, "status": "approved", "model_package_arn": result.model_package_arn}
+
+
+@instrumented
+def evidence(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The evidence before prod: the previous environment's rollout, sent to the approvers."""
+
+    def run(request: events.JobRequest, codepipeline: CodePipelineSeam) -> steps.EvidenceResult:
+        settings = load_evidence_settings(os.environ)
+
+        def source_rollouts() -> StepFunctionsSeam:
+            role = AssumedRole(
+                clients.client("sts"), settings.source.access_role_arn, EVIDENCE_SESSION_NAME
+            )
+            return StepFunctionsSeam(role.client("stepfunctions"))
+
+        return steps.send_evidence(
+            request,
+            settings=settings,
+            codepipeline=codepipeline,
+            stepfunctions=source_rollouts,
+            notifier=Notifier(clients.client("sns"), settings.topic_arn),
+        )
+
+    answer, result = _answer_job(
+        event,
+        run,
+        refused="No evidence to approve on",
+        failed="Evidence step failed",
+        refusals_metric="EvidenceRefused",
+    )
+    if isinstance(result, steps.EvidenceResult):
+        logger.info("evidence sent", extra={"deployment_id": result.deployment_id})
+        count("EvidenceSent")
+        return {**answer, "status": "sent", "deployment_id": result.deployment_id}
+    return answer
 
 
 @instrumented

@@ -106,6 +106,22 @@ class ReleaseRecord:
         return {key: metadata_value(value) for key, value in values.items() if value}
 
 
+def promotion_metadata(
+    environment: str, *, approved_by: str, approved_at: str, evidence: str
+) -> dict[str, str]:
+    """Who approved the package for `environment`, when, and on which rollout's evidence.
+
+    Beside the release record, which stays as the first approval wrote it.
+    """
+    prefix = f"guardrails:{environment}-"
+    values = {
+        f"{prefix}approved-by": approved_by,
+        f"{prefix}approved-at": approved_at,
+        f"{prefix}evidence": evidence,
+    }
+    return {key: metadata_value(value) for key, value in values.items() if value}
+
+
 def metadata_value(text: str) -> str:
     """`text` as SageMaker accepts a metadata value (disallowed characters become _)."""
     return _METADATA_VALUE.sub("_", text)[:_METADATA_VALUE_LIMIT]

@@ -30,6 +30,11 @@ from typing import Any
 APPROVAL_STAGE = "Approve"  # the pipeline stage holding both actions below
 APPROVAL_ACTION = "Approve"  # CodePipeline's manual approval
 MARK_APPROVED_ACTION = "MarkApproved"  # the Lambda action that sets Approved
+# The approval before the first production environment, on the previous one's evidence: a
+# Lambda action sends the evidence, the manual approval, then the approval step's function
+# records the approver on the package (names within the stage Approve-<environment>).
+EVIDENCE_ACTION = "Evidence"
+RECORD_APPROVAL_ACTION = "RecordApproval"
 # How the approval step's ApprovalDescription starts, for people reading the registry; the
 # release path trusts the release record, which only the approval step can write.
 PIPELINE_APPROVAL_PREFIX = "Approved in pipeline "
@@ -48,6 +53,11 @@ class Approval:
     approver: str  # IAM ARN of the person who approved
     approved_at: str  # ISO 8601, UTC
     comment: str = ""
+
+
+def promotion_stage(environment: str) -> str:
+    """The stage that approves a rollout to `environment` on the previous one's evidence."""
+    return f"{APPROVAL_STAGE}-{environment}"
 
 
 def approval_from_state(

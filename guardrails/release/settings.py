@@ -23,7 +23,10 @@ TOPIC_ARN = "ON_CALL_TOPIC_ARN"
 DEPLOY_TARGETS = "DEPLOY_TARGETS"  # JSON list of ReleaseTarget
 RELEASED_BUCKET = "RELEASED_BUCKET"  # where the approval step releases artifacts
 TRAINED_ARTIFACTS = "TRAINED_ARTIFACTS_URI"  # s3:// prefix the pipeline's runs write under
+APPROVERS_TOPIC_ARN = "APPROVERS_TOPIC_ARN"  # where the evidence before prod goes
+EVIDENCE_SOURCE = "EVIDENCE_SOURCE"  # JSON EvidenceSource
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_STATE_MACHINE_ARN = re.compile(r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[\w-]+$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,6 +72,45 @@ class ApprovalSettings:
             fail(TRAINED_ARTIFACTS, f"must end with / {got(self.trained_artifacts.uri)}")
 
 
+@dataclass(frozen=True, kw_only=True)
+class EvidenceSource:
+    """The environment whose rollout's evidence the approval of the next one is given on."""
+
+    environment: str  # e.g. staging
+    approves: str  # the environment the approval is for, e.g. prod
+    state_machine_arn: str  # its rollout: evidence is read only from this one's executions
+    access_role_arn: str  # its release access role: DescribeExecution is made as this role
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        for name in ("environment", "approves"):
+            if not getattr(self, name):
+                fail(name, "required")
+        check_pattern(
+            "state_machine_arn",
+            self.state_machine_arn,
+            _STATE_MACHINE_ARN,
+            "arn:aws:states:eu-west-1:123456789012:stateMachine:guardrails-staging-rollout",
+        )
+        check_pattern(
+            "access_role_arn", self.access_role_arn, _ROLE_ARN, "arn:aws:iam::123456789012:role/x"
+        )
+
+    def owns(self, execution_arn: str) -> bool:
+        """True when `execution_arn` is an execution of this environment's rollout."""
+        prefix = self.state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":"
+        name = execution_arn.removeprefix(prefix)
+        return execution_arn.startswith(prefix) and bool(name) and ":" not in name
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvidenceSettings:
+    """The evidence handler's settings."""
+
+    source: EvidenceSource
+    topic_arn: str  # the approvers' topic
+
+
 def load_release_settings(environ: Mapping[str, str]) -> ReleaseSettings:
     """ReleaseSettings from the Lambda environment; ConfigError names a bad variable."""
     raw_targets = env_json(environ, DEPLOY_TARGETS, list)
@@ -94,4 +136,14 @@ def load_approval_settings(environ: Mapping[str, str]) -> ApprovalSettings:
         group_name=env_text(environ, GROUP_NAME),
         released_bucket=env_text(environ, RELEASED_BUCKET),
         trained_artifacts=location,
+    )
+
+
+def load_evidence_settings(environ: Mapping[str, str]) -> EvidenceSettings:
+    """EvidenceSettings from the Lambda environment; ConfigError names a bad variable."""
+    return EvidenceSettings(
+        source=from_mapping(
+            EvidenceSource, env_json(environ, EVIDENCE_SOURCE, dict), path=EVIDENCE_SOURCE
+        ),
+        topic_arn=env_text(environ, APPROVERS_TOPIC_ARN),
     )

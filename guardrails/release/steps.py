@@ -1,4 +1,5 @@
-"""The release's steps: approve a package for the pipeline, respond to a package state change.
+"""The release's steps: approve a package for the pipeline (and again before production, on
+the previous environment's evidence), send that evidence, respond to a package state change.
 
 Each step gathers the facts through the seams, asks the rules in guardrails/release/rules.py,
 and acts on the answer.
@@ -13,15 +14,25 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from guardrails.release import artifacts, record, rules
+from guardrails import records
+from guardrails.release import artifacts, evidence_message, record, rules
 from guardrails.release.events import JobRequest, execution_name, rollout_input
+from guardrails.release.evidence import RolloutEvidence
+from guardrails.release.evidence_message import EvidenceContext
 from guardrails.release.rules import PackageChange, Response
-from guardrails.release.settings import ApprovalSettings, ReleaseSettings, ReleaseTarget
-from guardrails.services.codepipeline import CodePipelineSeam
+from guardrails.release.settings import (
+    ApprovalSettings,
+    EvidenceSettings,
+    ReleaseSettings,
+    ReleaseTarget,
+)
+from guardrails.services.codepipeline import CodePipelineSeam, JobContext
 from guardrails.services.s3 import S3Seam
 from guardrails.services.sagemaker import SageMakerSeam
 from guardrails.services.sns import Notifier
 from guardrails.services.stepfunctions import StepFunctionsSeam
+
+SUCCEEDED = "SUCCEEDED"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +65,10 @@ def approve(
     a person just approved it here.
     """
     job = codepipeline.job_context(request.job_id)
+    if request.approves:
+        return _approve_promotion(
+            request, job, settings=settings, codepipeline=codepipeline, sagemaker=sagemaker
+        )
     approval = rules.approval_from_state(
         codepipeline.pipeline_state(job.pipeline_name), execution_id=job.execution_id
     )
@@ -88,6 +103,129 @@ def approve(
         summary=f"{description}; released {released.model_uri} (SHA-256 {released.model_sha256})",
         approved_by=approval.approver,
         approved_at=approval.approved_at,
+    )
+
+
+def _approve_promotion(
+    request: JobRequest,
+    job: JobContext,
+    *,
+    settings: ApprovalSettings,
+    codepipeline: CodePipelineSeam,
+    sagemaker: SageMakerSeam,
+) -> ApprovalResult:
+    """Record on the package who approved it for `request.approves`, found as the first one is.
+
+    The approval is the manual action of this job's own stage, attributed to this pipeline
+    execution; the package must still be Approved and released (a rejection since the first
+    approval refuses it). The release record stays as it is.
+    """
+    stage = rules.promotion_stage(request.approves)
+    if job.stage_name != stage:
+        raise rules.ApprovalRefused(
+            f"the job runs in stage {job.stage_name!r}, not {stage!r}: the approval for "
+            f"{request.approves} cannot be attributed"
+        )
+    approval = rules.approval_from_state(
+        codepipeline.pipeline_state(job.pipeline_name), execution_id=job.execution_id, stage=stage
+    )
+    package = sagemaker.model_package(request.model_package_arn)
+    try:
+        record.check_released(
+            package, group_name=settings.group_name, released_bucket=settings.released_bucket
+        )
+    except record.NotReleased as problem:
+        raise rules.ApprovalRefused(str(problem)) from None
+    promotion = record.promotion_metadata(
+        request.approves,
+        approved_by=approval.approver,
+        approved_at=approval.approved_at,
+        evidence=request.evidence,
+    )
+    sagemaker.update_metadata(
+        request.model_package_arn, {**package.get("CustomerMetadataProperties", {}), **promotion}
+    )
+    return ApprovalResult(
+        model_package_arn=request.model_package_arn,
+        summary=f"{request.model_package_arn} approved for {request.approves} by "
+        f"{approval.approver} at {approval.approved_at}"
+        + (f" on the evidence of deployment {request.evidence}" if request.evidence else ""),
+        approved_by=approval.approver,
+        approved_at=approval.approved_at,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvidenceResult:
+    """What the evidence step sent, for the pipeline's job result."""
+
+    summary: str  # the approval request's custom data
+    deployment_id: str
+    execution_link: str
+
+    @property
+    def variables(self) -> dict[str, str]:
+        """The action's output variables, read by the approval and the approval step."""
+        return {
+            "SUMMARY": self.summary,
+            "DEPLOYMENT_ID": self.deployment_id,
+            "EXECUTION_LINK": self.execution_link,
+        }
+
+
+def send_evidence(
+    request: JobRequest,
+    *,
+    settings: EvidenceSettings,
+    codepipeline: CodePipelineSeam,
+    stepfunctions: Callable[[], StepFunctionsSeam],
+    notifier: Notifier,
+) -> EvidenceResult:
+    """Read the previous environment's rollout evidence and send it to the approvers.
+
+    `stepfunctions` reaches that environment (as its release access role, whichever account it
+    is in). Refused (rules.ApprovalRefused, EvidenceError) unless the execution is one of that
+    environment's rollouts, it SUCCEEDED, it promoted this pipeline's package, and its output
+    carries well-formed evidence: nobody is asked to approve prod on missing numbers.
+    """
+    source = settings.source
+    job = codepipeline.job_context(request.job_id)
+    arn = request.execution_arn
+    if not source.owns(arn):
+        raise rules.ApprovalRefused(
+            f"execution {arn or '(none)'} is not a rollout of {source.environment} "
+            f"({source.state_machine_arn}): no evidence to approve {source.approves} on"
+        )
+    execution = stepfunctions().describe_execution(arn)
+    if execution.status != SUCCEEDED:
+        raise rules.ApprovalRefused(
+            f"{source.environment} rollout {arn} is {execution.status}, not SUCCEEDED: "
+            f"{source.approves} is approved only on a promoted rollout"
+        )
+    found = RolloutEvidence.of_output(execution.output)
+    if found.result != records.STATUS_PROMOTED:
+        raise rules.ApprovalRefused(
+            f"{source.environment} rollout {found.deployment_id} ended {found.result}: "
+            f"{source.approves} is approved only on a promoted rollout"
+        )
+    if found.model_package_arn != request.model_package_arn:
+        raise rules.ApprovalRefused(
+            f"{source.environment} rollout {found.deployment_id} rolled out "
+            f"{found.model_package_arn}, not this pipeline's {request.model_package_arn}"
+        )
+    context = EvidenceContext(
+        environment=source.environment,
+        approves=source.approves,
+        execution_arn=arn,
+        pipeline_name=job.pipeline_name,
+        pipeline_execution_id=job.execution_id,
+    )
+    subject, text = evidence_message.message(found, context)
+    notifier.send(subject=subject, text=text)
+    return EvidenceResult(
+        summary=evidence_message.summary(found, source.environment),
+        deployment_id=found.deployment_id,
+        execution_link=evidence_message.execution_link(arn),
     )
 
 

@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from guardrails import records
 from guardrails.notifications import FAILED, PROMOTED, ROLLED_BACK, STUCK, MetricRow, metric_rows
+from guardrails.release.evidence import DECISIONS_READ, RolloutEvidence, collect
 from guardrails.rollout import endpoint_configs as shapes
 from guardrails.rollout.context import RolloutContext, from_iso, to_iso
 from guardrails.rollout.metrics import VERDICT_ROLLBACK
@@ -35,6 +36,7 @@ from guardrails.rollout.state import (
     EventError,
     FailureReport,
     FailureRound,
+    FinishResult,
     RolloutState,
     SmokeTestFailed,
     cleanup_execution_name,
@@ -308,6 +310,25 @@ def finish(state: RolloutState, expected: str, ctx: RolloutContext) -> RolloutSt
         key=FAILURE_NOTICE if kind == FAILED else kind,
     )
     return state.with_changes(result=status, note=reason)
+
+
+def finish_with_evidence(state: RolloutState, expected: str, ctx: RolloutContext) -> FinishResult:
+    """Finish, answered with the rollout's evidence: what the execution returns when it ends."""
+    finished = finish(state, expected, ctx)
+    return FinishResult(state=finished, evidence=rollout_evidence(finished, ctx).to_event())
+
+
+def rollout_evidence(state: RolloutState, ctx: RolloutContext) -> RolloutEvidence:
+    """The ended rollout's judge numbers and replay counts, from its decision records."""
+    return collect(
+        records.list_decisions(ctx.table, state.deployment_id, limit=DECISIONS_READ),
+        deployment_id=state.deployment_id,
+        model_package_arn=state.model_package_arn,
+        result=state.result,
+        reason=state.note,
+        judge_rounds=state.rounds,
+        first_deploy=state.first_deploy,
+    )
 
 
 def settled_config(endpoint: EndpointView | None) -> str | None:

@@ -128,7 +128,7 @@ rollback = step_handler(step_state, ending.rollback, counter="Rollbacks")
 smoke_test = step_handler(step_state, ending.smoke_test, counter="SmokeTestsPassed")
 finish = step_handler(
     FinishRequest.parse,
-    lambda request, ctx: ending.finish(request.state, request.expected, ctx),
+    lambda request, ctx: ending.finish_with_evidence(request.state, request.expected, ctx),
     counter=lambda _, state: f"Rollouts{state.result.title().replace('_', '')}",
 )
 record_failure = step_handler(

@@ -213,6 +213,25 @@ class FinishRequest:
         return cls(state=state, expected=expected)
 
 
+@dataclass(frozen=True, kw_only=True)
+class FinishResult:
+    """Finish's answer: the final state, and the rollout's evidence (guardrails.release.evidence).
+
+    The execution's output once it succeeds: the approval before the next environment reads
+    the evidence with DescribeExecution.
+    """
+
+    state: RolloutState
+    evidence: Mapping[str, Any]  # RolloutEvidence.to_event(), bounded
+
+    @property
+    def result(self) -> str:
+        return self.state.result
+
+    def to_event(self) -> dict[str, Any]:
+        return {**self.state.to_event(), "evidence": dict(self.evidence)}
+
+
 # Executions that end without a recorded ending, and the error each is recorded with. A
 # FAILED one usually ran its failure path already (the record says so); if not, its failure
 # could not be recorded.

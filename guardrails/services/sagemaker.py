@@ -170,6 +170,12 @@ class SageMakerSeam:
             CustomerMetadataProperties=dict(metadata),
         )
 
+    def update_metadata(self, model_package_arn: str, metadata: Mapping[str, str]) -> None:
+        """Set the package's CustomerMetadataProperties (pass the keys to keep as well)."""
+        self._client.update_model_package(
+            ModelPackageArn=model_package_arn, CustomerMetadataProperties=dict(metadata)
+        )
+
     def served_packages(self, endpoint_name: str) -> set[str]:
         """The model package ARNs behind every variant (shadow included) of the endpoint."""
         try:

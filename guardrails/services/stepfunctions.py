@@ -25,6 +25,7 @@ class Execution:
     cause: str = ""
     started_at: datetime | None = None
     stopped_at: datetime | None = None
+    output: str = ""  # the JSON a SUCCEEDED execution returned
 
     @property
     def running(self) -> bool:
@@ -60,6 +61,7 @@ class StepFunctionsSeam:
             cause=response.get("cause", ""),
             started_at=response.get("startDate"),
             stopped_at=response.get("stopDate"),
+            output=response.get("output", ""),
         )
 
     def running_executions(self, state_machine_arn: str) -> list[Execution]:

@@ -28,6 +28,7 @@ MAX_ROLE_NAME_LENGTH = 64
 # Role purposes: guardrails-<environment>-<purpose>-<region>.
 PIPELINE_ROLE = "pipeline"  # CodePipeline's service role (tooling account)
 PACKAGE_STATE_ROLE = "package-state"  # the package-state function's role (tooling account)
+APPROVAL_EVIDENCE_ROLE = "approval-evidence"  # reads a rollout's evidence (tooling account)
 RELEASE_ACCESS_ROLE = "release-access"  # what the pipeline assumes in a deploy environment
 MODEL_ROLE = "model"  # what the environment's SageMaker models run as
 # The rollout steps that read the pipeline's model packages and released models (their
@@ -109,7 +110,10 @@ class PipelinePrincipals:
     """The tooling account's roles that act in deploy accounts: what their roles trust."""
 
     account: str
-    role_arns: tuple[str, ...]  # CodePipeline's role, the package-state function's role
+    # CodePipeline's role, the package-state function's role, the approval evidence function's
+    # role (it reads the rollout before the first production environment: that role's policy
+    # lets it assume only that environment's access role).
+    role_arns: tuple[str, ...]
 
     @classmethod
     def of(cls, scope: Construct, host: EnvironmentConfig) -> PipelinePrincipals:
@@ -119,6 +123,7 @@ class PipelinePrincipals:
             role_arns=(
                 placement.role_arn(PIPELINE_ROLE),
                 placement.role_arn(PACKAGE_STATE_ROLE),
+                placement.role_arn(APPROVAL_EVIDENCE_ROLE),
             ),
         )
 

@@ -1,5 +1,11 @@
 """The model pipeline: Source, Test, Train, Approve, then one guarded Deploy stage per environment.
 
+With `pipeline.approve_before_prod`, an Approve-<env> stage comes before the first production
+environment: the Evidence action sends the previous environment's rollout evidence to the
+approvers, CodePipeline's manual approval shows its summary, and RecordApproval (the approval
+function again) records the approver on the package; that deploy stage and later ones start
+their rollouts with that approver.
+
 CodePipeline V2 with an artifact store of its own (KMS, in the host's stateful stack), apart from
 the buckets models are read from. The Train
 stage exports the registered package and its numbers as variables; the approval e-mail shows
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import aws_cdk.aws_codebuild as codebuild
 import aws_cdk.aws_codecommit as codecommit
@@ -21,13 +28,21 @@ import aws_cdk.aws_codepipeline_actions as actions
 import aws_cdk.aws_events as events
 import aws_cdk.aws_events_targets as targets
 import aws_cdk.aws_iam as iam
+import aws_cdk.aws_lambda as lambda_
 import aws_cdk.aws_s3 as s3
 import aws_cdk.aws_sns as sns
 import aws_cdk.aws_stepfunctions as sfn
 import jsii
 from constructs import Construct
 
-from guardrails.release.rules import APPROVAL_ACTION, APPROVAL_STAGE, MARK_APPROVED_ACTION
+from guardrails.release.rules import (
+    APPROVAL_ACTION,
+    APPROVAL_STAGE,
+    EVIDENCE_ACTION,
+    MARK_APPROVED_ACTION,
+    RECORD_APPROVAL_ACTION,
+    promotion_stage,
+)
 from infra.config import EnvironmentConfig, PipelineSettings
 from infra.dead_letters import DeadLetterQueue
 from infra.dependencies import depend_only_on_policy
@@ -35,8 +50,12 @@ from infra.environment.identities import RELEASE_ACCESS_ROLE, Placement
 from infra.nag import acknowledge_granted_wildcards, acknowledge_wildcards
 from infra.pipeline.approval import ApprovalStep
 
+if TYPE_CHECKING:
+    from infra.pipeline.evidence import EvidenceStep
+
 TRAIN_NAMESPACE = "Train"  # variables pipelines/run.py exports
 APPROVAL_NAMESPACE = "Approval"  # variables the MarkApproved function outputs
+PIPELINE_EXECUTION_ID = "#{codepipeline.PipelineExecutionId}"
 
 
 @dataclass(frozen=True)
@@ -94,6 +113,24 @@ def deploy_stage_name(deploy_env: DeployEnvironment) -> str:
     return f"Deploy-{deploy_env.config.name}"
 
 
+def job_action(
+    name: str,
+    function: lambda_.IFunction,
+    parameters: dict[str, str],
+    *,
+    namespace: str,
+    run_order: int,
+) -> actions.LambdaInvokeAction:
+    """A Lambda action of the release (guardrails.release.events.parse_job reads `parameters`)."""
+    return actions.LambdaInvokeAction(
+        action_name=name,
+        lambda_=function,
+        user_parameters=parameters,
+        variables_namespace=namespace,
+        run_order=run_order,
+    )
+
+
 class ModelPipeline(Construct):
     """The CodePipeline; failures are announced to on-call.
 
@@ -115,6 +152,7 @@ class ModelPipeline(Construct):
         deploy_environments: Sequence[DeployEnvironment],
         artifact_bucket: s3.IBucket,
         on_call: sns.ITopic,
+        prod_approval: EvidenceStep | None = None,
     ) -> None:
         super().__init__(scope, id_)
         self.dead_letters = DeadLetterQueue(
@@ -156,11 +194,11 @@ class ModelPipeline(Construct):
             variables_namespace=TRAIN_NAMESPACE,
         )
         self.pipeline.add_stage(stage_name="Train", actions=[train])
-        mark_approved = actions.LambdaInvokeAction(
-            action_name=MARK_APPROVED_ACTION,
-            lambda_=approval.function,
-            user_parameters={"model_package_arn": train.variable("MODEL_PACKAGE_ARN")},
-            variables_namespace=APPROVAL_NAMESPACE,
+        mark_approved = job_action(
+            MARK_APPROVED_ACTION,
+            approval.function,
+            {"model_package_arn": train.variable("MODEL_PACKAGE_ARN")},
+            namespace=APPROVAL_NAMESPACE,
             run_order=2,
         )
         self.pipeline.add_stage(
@@ -183,35 +221,44 @@ class ModelPipeline(Construct):
                 mark_approved,
             ],
         )
-        # Variables, resolved by CodePipeline when the stage starts: the package the Train
-        # stage registered and the approver the MarkApproved action recorded.
-        rollout_input = {
-            "model_package_arn": train.variable("MODEL_PACKAGE_ARN"),
-            "started_by": f"pipeline:{mark_approved.variable('APPROVED_BY')}",
-            "reason": "approved in model pipeline execution #{codepipeline.PipelineExecutionId}",
-        }
-        for deploy_env in deploy_environments:
+        def rollout_input(approver: actions.LambdaInvokeAction) -> dict[str, str]:
+            """Variables, resolved by CodePipeline when the stage starts: the package the Train
+            stage registered and the approver the latest approval action recorded."""
+            return {
+                "model_package_arn": train.variable("MODEL_PACKAGE_ARN"),
+                "started_by": f"pipeline:{approver.variable('APPROVED_BY')}",
+                "reason": f"approved in model pipeline execution {PIPELINE_EXECUTION_ID}",
+            }
+
+        approver = mark_approved
+        for position, deploy_env in enumerate(deploy_environments):
             stage_name = deploy_stage_name(deploy_env)
-            self.pipeline.add_stage(
-                stage_name=stage_name,
-                actions=[
-                    actions.StepFunctionInvokeAction(
-                        action_name="GuardedRollout",
-                        state_machine=sfn.StateMachine.from_state_machine_arn(
-                            self, f"{stage_name}StateMachine", deploy_env.state_machine_arn
-                        ),
-                        # Its permissions are the environment's own (in its account).
-                        role=iam.Role.from_role_arn(
-                            self,
-                            f"{stage_name}AccessRole",
-                            deploy_env.access_role_arn,
-                            mutable=False,
-                        ),
-                        state_machine_input=actions.StateMachineInput.literal(rollout_input),
-                        execution_name_prefix=f"pipeline-{deploy_env.config.name}",
-                    )
-                ],
+            name = deploy_env.config.name
+            if prod_approval and name == prod_approval.approves.config.name:
+                approver = self._approve_on_evidence(
+                    prod_approval,
+                    approval,
+                    model_package_arn=train.variable("MODEL_PACKAGE_ARN"),
+                    # CodePipeline's Step Functions action exports the execution's ARN.
+                    execution_arn=f"#{{{deploy_stage_name(prod_approval.source)}.ExecutionArn}}",
+                    remaining=[d.config.name for d in deploy_environments[position:]],
+                )
+            evidence_source = prod_approval and name == prod_approval.source.config.name
+            rollout = actions.StepFunctionInvokeAction(
+                action_name="GuardedRollout",
+                state_machine=sfn.StateMachine.from_state_machine_arn(
+                    self, f"{stage_name}StateMachine", deploy_env.state_machine_arn
+                ),
+                # Its permissions are the environment's own (in its account).
+                role=iam.Role.from_role_arn(
+                    self, f"{stage_name}AccessRole", deploy_env.access_role_arn, mutable=False
+                ),
+                state_machine_input=actions.StateMachineInput.literal(rollout_input(approver)),
+                execution_name_prefix=f"pipeline-{name}",
+                # Its variables (ExecutionArn) tell the approval where the evidence is.
+                variables_namespace=stage_name if evidence_source else None,
             )
+            self.pipeline.add_stage(stage_name=stage_name, actions=[rollout])
         approval.allow_reading(self.pipeline)
         depend_only_on_policy(self.pipeline, self.pipeline.role)
         self._acknowledge_generated_grants()
@@ -254,18 +301,70 @@ class ModelPipeline(Construct):
             "The source action writes the checked-out code as an artifact of the store.",
             actions=artifacts,
         )
+        self._acknowledge_approval_stage(APPROVAL_STAGE, [MARK_APPROVED_ACTION])
+
+    def _acknowledge_approval_stage(self, stage: str, lambda_actions: Sequence[str]) -> None:
+        """The wildcards of an approval stage's manual approval and Lambda actions."""
         acknowledge_granted_wildcards(
-            self._action_role(APPROVAL_STAGE, APPROVAL_ACTION),
+            self._action_role(stage, APPROVAL_ACTION),
             "Publishing the approval request to the KMS-encrypted approvers' topic needs data "
             "keys of its key.",
             actions=["kms:GenerateDataKey*"],
         )
-        acknowledge_granted_wildcards(
-            self._action_role(APPROVAL_STAGE, MARK_APPROVED_ACTION),
-            "CodePipeline's Lambda action lists functions (no resource scope) and invokes any "
-            "version of the one approval function.",
-            actions=["lambda:ListFunctions", "lambda:InvokeFunction"],
+        for action in lambda_actions:
+            acknowledge_granted_wildcards(
+                self._action_role(stage, action),
+                "CodePipeline's Lambda action lists functions (no resource scope) and invokes "
+                "any version of the one function it runs.",
+                actions=["lambda:ListFunctions", "lambda:InvokeFunction"],
+            )
+
+    def _approve_on_evidence(
+        self,
+        prod_approval: EvidenceStep,
+        approval: ApprovalStep,
+        *,
+        model_package_arn: str,
+        execution_arn: str,
+        remaining: Sequence[str],
+    ) -> actions.LambdaInvokeAction:
+        """The Approve-<env> stage: evidence, manual approval, approver record; the record."""
+        target = prod_approval.approves.config.name
+        source = prod_approval.source.config.name
+        stage = promotion_stage(target)
+        evidence = job_action(
+            EVIDENCE_ACTION,
+            prod_approval.function,
+            {"model_package_arn": model_package_arn, "execution_arn": execution_arn},
+            namespace=f"{EVIDENCE_ACTION}-{target}",
+            run_order=1,
         )
+        record = job_action(
+            RECORD_APPROVAL_ACTION,
+            approval.function,
+            {
+                "model_package_arn": model_package_arn,
+                "approves": target,
+                "evidence": evidence.variable("DEPLOYMENT_ID"),
+            },
+            namespace=f"{APPROVAL_NAMESPACE}-{target}",
+            run_order=3,
+        )
+        manual = actions.ManualApprovalAction(
+            action_name=APPROVAL_ACTION,
+            notification_topic=approval.topic,
+            # The summary is at most 350 characters (evidence_message.SUMMARY_LIMIT): with this
+            # text the resolved custom data stays within CodePipeline's 500.
+            additional_information=(
+                f"{evidence.variable('SUMMARY')} -- the judge's table and replay counts are in "
+                f"the {source} evidence message. Approve to roll out to {', '.join(remaining)}."
+            ),
+            external_entity_link=evidence.variable("EXECUTION_LINK"),
+            run_order=2,
+        )
+        self.pipeline.add_stage(stage_name=stage, actions=[evidence, manual, record])
+        self._acknowledge_approval_stage(stage, [EVIDENCE_ACTION, RECORD_APPROVAL_ACTION])
+        return record
 
     def _action_role(self, stage: str, action: str) -> iam.IRole:
         role = self.pipeline.node.find_child(stage).node.find_child(action)

@@ -27,6 +27,7 @@ RELEASED = f"arn:aws:s3:::guardrails-released-{TOOLING}-{TEST_REGION}"
 PIPELINE_ROLES = [
     f"arn:aws:iam::{TOOLING}:role/guardrails-dev-pipeline-{TEST_REGION}",
     f"arn:aws:iam::{TOOLING}:role/guardrails-dev-package-state-{TEST_REGION}",
+    f"arn:aws:iam::{TOOLING}:role/guardrails-dev-approval-evidence-{TEST_REGION}",
 ]
 RESOURCE_POLICIES = {
     "AWS::S3::BucketPolicy": "PolicyDocument",
@@ -149,7 +150,7 @@ def test_cfn_lint_finds_no_errors_or_warnings_in_any_account(templates):
 def test_every_role_that_trusts_an_account_trusts_only_the_tooling_pipeline_roles(templates):
     """Service roles trust their service; within the pipeline stack, action roles trust the
     pipeline's role; the only account principal anywhere is the tooling account, held to the
-    pipeline's two roles, on the deploy environments' release access roles."""
+    pipeline's three roles, on the deploy environments' release access roles."""
     trusting_accounts = []
     for stack, _, properties in resources(templates, "AWS::IAM::Role"):
         for statement in properties["AssumeRolePolicyDocument"]["Statement"]:
@@ -200,6 +201,24 @@ def test_the_access_role_only_runs_its_rollout_and_reads_what_its_endpoint_serve
         ]
     )
     assert all(s["Effect"] == "Allow" and "Condition" not in s for s in statements)
+
+
+def test_the_evidence_before_prod_is_read_as_stagings_access_role_only(templates):
+    """Staging's account holds its rollout's executions: the function reaches nothing else."""
+    statements = policy_of(
+        templates, "Guardrails-Pipeline", f"guardrails-dev-approval-evidence-{TEST_REGION}"
+    )
+    assumed = [text(s["Resource"]) for s in statements if "sts:AssumeRole" in as_list(s["Action"])]
+    role = f"guardrails-staging-release-access-{TEST_REGION}"
+    staging = f"arn:aws:iam::{DEPLOY['staging']}:role/{role}"
+    assert assumed == [staging]
+    assert role_named(templates, staging)[0] == "Guardrails-staging-Rollout"
+    (pipeline,) = [p for _, _, p in resources(templates, "AWS::CodePipeline::Pipeline")]
+    assert [s["Name"] for s in pipeline["Stages"]][-3:] == [
+        "Deploy-staging",
+        "Approve-prod",
+        "Deploy-prod",
+    ]
 
 
 def test_the_pipeline_deploys_as_each_environments_access_role(templates):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from guardrails.config import SMOKE_TEST_PAYLOAD_MAX_BYTES
-from infra.config import ConfigError, DeploymentSettings, default_config
+from infra.config import ConfigError, DeploymentSettings, default_config, prod_approval_boundary
 
 ACCOUNT = {"account": "111111111111", "region": "us-east-1"}
 
@@ -136,6 +136,7 @@ def test_pipeline_settings_can_be_overridden_and_are_checked():
         ({"processing_instance_type": 3}, "pipeline.processing_instance_type", "must be text"),
         ({"approver_emails": ["nobody"]}, "pipeline.approver_emails", "'nobody'"),
         ({"deploy_environments": ["prod", "prod"]}, "pipeline.deploy_environments", "repeat"),
+        ({"approve_before_prod": "yes"}, "pipeline.approve_before_prod", "'yes'"),
     ],
 )
 def test_bad_pipeline_values_name_the_field(values, field, hint):
@@ -145,6 +146,27 @@ def test_bad_pipeline_values_name_the_field(values, field, hint):
     assert message.startswith(field)
     assert hint in message
     assert "\n" not in message
+
+
+def test_prod_is_approved_again_by_default_after_the_last_environment_before_it():
+    config = config_with("prod")
+    assert config.pipeline.approve_before_prod is True
+    assert (
+        default_config(
+            {"prod": dict(ACCOUNT)}, {"approve_before_prod": False}
+        ).pipeline.approve_before_prod
+        is False
+    )
+
+    def boundary(*names: str) -> tuple[str, str] | None:
+        found = prod_approval_boundary([config.environment(name) for name in names])
+        return None if found is None else (found[0].name, found[1].name)
+
+    assert boundary("staging", "prod") == ("staging", "prod")
+    assert boundary("dev", "staging", "prod") == ("staging", "prod")
+    assert boundary("prod") is None  # no evidence before it: the first approval covers it
+    assert boundary("dev", "staging") is None  # no production environment
+    assert boundary("prod", "staging") is None  # production first
 
 
 def test_approver_emails_may_be_a_comma_separated_string():

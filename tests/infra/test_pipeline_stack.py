@@ -19,6 +19,7 @@ from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import lint
 from constructs import Construct
 
+from guardrails.release.evidence_message import SUMMARY_LIMIT
 from infra.config import AppConfig, ConfigError
 from infra.nag import acknowledge
 from stacks.guardrails_app import build_pipeline_host, stack_name
@@ -120,6 +121,7 @@ def test_stages_run_in_order_from_source_to_prod(stages):
         "Train",
         "Approve",
         "Deploy-staging",
+        "Approve-prod",
         "Deploy-prod",
     ]
     providers = [[a["ActionTypeId"]["Provider"] for a in s["Actions"]] for s in stages]
@@ -129,10 +131,35 @@ def test_stages_run_in_order_from_source_to_prod(stages):
         ["CodeBuild"],
         ["Manual", "Lambda"],
         ["StepFunctions"],
+        ["Lambda", "Manual", "Lambda"],
         ["StepFunctions"],
     ]
     manual, mark_approved = actions_of(stages, "Approve")
     assert (manual["RunOrder"], mark_approved["RunOrder"]) == (1, 2)
+    before_prod = actions_of(stages, "Approve-prod")
+    assert [(a["Name"], a["RunOrder"]) for a in before_prod] == [
+        ("Evidence", 1),
+        ("Approve", 2),
+        ("RecordApproval", 3),
+    ]
+
+
+@cache
+def pipeline_stages(**pipeline: object) -> tuple[tuple[str, ...], Template]:
+    _, stack, _ = build_app(pipeline_config(**pipeline))
+    template = Template.from_stack(stack)
+    (resource,) = template.find_resources("AWS::CodePipeline::Pipeline").values()
+    return tuple(s["Name"] for s in resource["Properties"]["Stages"]), template
+
+
+def test_without_approve_before_prod_prod_follows_staging_as_before():
+    names, template = pipeline_stages(approve_before_prod=False)
+    assert names == ("Source", "Test", "Train", "Approve", "Deploy-staging", "Deploy-prod")
+    handlers = [
+        f["Properties"]["Handler"]
+        for f in template.find_resources("AWS::Lambda::Function").values()
+    ]
+    assert "guardrails.release.handlers.evidence" not in handlers
 
 
 def test_pipeline_is_v2_and_keeps_artifacts_in_a_store_of_its_own(template):
@@ -352,7 +379,8 @@ def test_the_sagemaker_jobs_pull_only_the_built_in_algorithm_images(template):
 
 
 def test_deploy_stages_start_each_rollout_with_the_package_and_approver(stages):
-    for env in ("staging", "prod"):
+    approvals = {"staging": "Approval", "prod": "Approval-prod"}  # the latest before each
+    for env, approval in approvals.items():
         (action,) = actions_of(stages, f"Deploy-{env}")
         configuration = action["Configuration"]
         assert f":stateMachine:guardrails-{env}-rollout" in json.dumps(
@@ -363,9 +391,80 @@ def test_deploy_stages_start_each_rollout_with_the_package_and_approver(stages):
         assert configuration["InputType"] == "Literal"
         assert json.loads(configuration["Input"]) == {
             "model_package_arn": "#{Train.MODEL_PACKAGE_ARN}",
-            "started_by": "pipeline:#{Approval.APPROVED_BY}",
+            "started_by": f"pipeline:#{{{approval}.APPROVED_BY}}",
             "reason": "approved in model pipeline execution #{codepipeline.PipelineExecutionId}",
         }
+    # Staging's action exports its execution's ARN for the evidence; prod's needs no namespace.
+    assert actions_of(stages, "Deploy-staging")[0]["Namespace"] == "Deploy-staging"
+    assert "Namespace" not in actions_of(stages, "Deploy-prod")[0]
+
+
+def function_of(template: Template, action: dict) -> dict:
+    function_id = action["Configuration"]["FunctionName"]["Ref"]
+    return template.find_resources("AWS::Lambda::Function")[function_id]["Properties"]
+
+
+def test_the_evidence_action_reads_the_staging_execution_of_this_run(template, stages):
+    evidence, _, _ = actions_of(stages, "Approve-prod")
+    assert json.loads(evidence["Configuration"]["UserParameters"]) == {
+        "model_package_arn": "#{Train.MODEL_PACKAGE_ARN}",
+        "execution_arn": "#{Deploy-staging.ExecutionArn}",
+    }
+    assert evidence["Namespace"] == "Evidence-prod"
+    function = function_of(template, evidence)
+    assert function["Handler"] == "guardrails.release.handlers.evidence"
+    variables = function["Environment"]["Variables"]
+    source = json.dumps(variables["EVIDENCE_SOURCE"])
+    assert '\\"environment\\":\\"staging\\"' in source and '\\"approves\\":\\"prod\\"' in source
+    assert ":stateMachine:guardrails-staging-rollout" in source
+    assert f"role/guardrails-staging-release-access-{TEST_REGION}" in source
+    (topic_id,) = template.find_resources(
+        "AWS::SNS::Topic", {"Properties": {"DisplayName": "Guardrails model approvals"}}
+    )
+    assert variables["APPROVERS_TOPIC_ARN"] == {"Ref": topic_id}
+
+
+def test_the_evidence_function_assumes_only_stagings_access_role(template):
+    role_id = next(
+        logical_id
+        for logical_id, role in template.find_resources("AWS::IAM::Role").items()
+        if "approval-evidence" in json.dumps(role["Properties"].get("RoleName", ""))
+    )
+    assumed = [
+        statement["Resource"]
+        for _, policy in template.find_resources("AWS::IAM::Policy").items()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Action"] == "sts:AssumeRole"
+    ]
+    (resource,) = assumed
+    assert f"role/guardrails-staging-release-access-{TEST_REGION}" in json.dumps(resource)
+
+
+def test_the_approval_before_prod_shows_the_evidence_summary_and_the_staging_execution(
+    template, stages
+):
+    _, manual, _ = actions_of(stages, "Approve-prod")
+    configuration = manual["Configuration"]
+    assert configuration["CustomData"].startswith("#{Evidence-prod.SUMMARY}")
+    resolved = configuration["CustomData"].replace("#{Evidence-prod.SUMMARY}", "x" * SUMMARY_LIMIT)
+    assert len(resolved) <= 500  # CodePipeline's limit, with the longest summary
+    assert configuration["ExternalEntityLink"] == "#{Evidence-prod.EXECUTION_LINK}"
+    first, _ = actions_of(stages, "Approve")
+    assert configuration["NotificationArn"] == first["Configuration"]["NotificationArn"]
+
+
+def test_the_approval_function_records_who_approved_prod(template, stages):
+    _, mark_approved = actions_of(stages, "Approve")
+    _, _, record = actions_of(stages, "Approve-prod")
+    # The same function: the only role that may update the package.
+    assert record["Configuration"]["FunctionName"] == mark_approved["Configuration"]["FunctionName"]
+    assert json.loads(record["Configuration"]["UserParameters"]) == {
+        "model_package_arn": "#{Train.MODEL_PACKAGE_ARN}",
+        "approves": "prod",
+        "evidence": "#{Evidence-prod.DEPLOYMENT_ID}",
+    }
+    assert record["Namespace"] == "Approval-prod"
 
 
 def test_pipeline_failures_reach_on_call(template):
@@ -399,6 +498,7 @@ def test_pipeline_failures_reach_on_call(template):
     [
         ("guardrails.release.handlers.approval", "MarkApproved"),
         ("guardrails.release.handlers.package_state", "PackageState"),
+        ("guardrails.release.handlers.evidence", "ProdApprovalEvidence"),
     ],
 )
 def test_a_failing_pipeline_function_pages_on_call(template, handler, mentions):

@@ -1,20 +1,15 @@
 """The MarkApproved Lambda against moto's SageMaker, with CodePipeline's job API faked.
 
 moto lacks GetJobDetails, GetPipelineState and the job result calls: only those are patched
-(FACTS.md), everything else goes to moto.
+(FACTS.md, tests/unit/release/pipeline_jobs.py), everything else goes to moto.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import boto3
-import botocore.client
 import pytest
 from moto import mock_aws
 
@@ -22,61 +17,22 @@ from guardrails.release import handlers
 from guardrails.services.sagemaker import SageMakerSeam
 from tests.aws import INFERENCE_SPECIFICATION, LambdaContext
 from tests.released import MODEL_BYTES, RELEASED_BUCKET, create_released_bucket, sha256
+from tests.unit.release.pipeline_jobs import (
+    APPROVER,
+    EVENTS,
+    EXECUTION,
+    JOB_ID,
+    PIPELINE,
+    FakeCodePipeline,
+    faked_codepipeline,
+    job_event,
+)
 
 # A handler that fails before its work publishes no metric; Powertools warns about that.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
-EVENTS = Path(__file__).resolve().parents[2] / "fixtures" / "events"
 ACCOUNT = "111111111111"
 REGION = "us-east-1"
 GROUP = "guardrails-dev"
-PIPELINE = "Guardrails-Pipeline-ModelPipeline1A2B3C4D"
-EXECUTION = "5e1f0a2b-3c4d-4e5f-9a8b-7c6d5e4f3a2b"
-APPROVER = "arn:aws:sts::111111111111:assumed-role/Approver/carol"
-
-
-@dataclass
-class FakeCodePipeline:
-    """What CodePipeline would answer, and the job results the handler reported."""
-
-    approver: str | None = APPROVER
-    approved_in: str = EXECUTION
-    results: list[tuple[str, dict]] = field(default_factory=list)
-
-    def answer(self, operation: str, params: dict) -> dict[str, Any]:
-        if operation == "GetJobDetails":
-            return {
-                "jobDetails": {
-                    "id": params["jobId"],
-                    "data": {
-                        "pipelineContext": {
-                            "pipelineName": PIPELINE,
-                            "pipelineExecutionId": EXECUTION,
-                            "stage": {"name": "Approve"},
-                            "action": {"name": "MarkApproved"},
-                        }
-                    },
-                }
-            }
-        if operation == "GetPipelineState":
-            latest: dict[str, Any] = {
-                "status": "Succeeded",
-                "summary": "AUC beats the baseline",
-                "lastStatusChange": datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
-            }
-            if self.approver:
-                latest["lastUpdatedBy"] = self.approver
-            return {
-                "pipelineName": params["name"],
-                "stageStates": [
-                    {
-                        "stageName": "Approve",
-                        "latestExecution": {"pipelineExecutionId": self.approved_in},
-                        "actionStates": [{"actionName": "Approve", "latestExecution": latest}],
-                    }
-                ],
-            }
-        self.results.append((operation, params))
-        return {}
 
 
 @pytest.fixture
@@ -85,16 +41,7 @@ def aws(monkeypatch):
     monkeypatch.setenv("MODEL_PACKAGE_GROUP_NAME", GROUP)
     monkeypatch.setenv("RELEASED_BUCKET", RELEASED_BUCKET)
     monkeypatch.setenv("TRAINED_ARTIFACTS_URI", "s3://artifacts/model-pipeline/runs/")
-    fake = FakeCodePipeline()
-    original = botocore.client.BaseClient._make_api_call
-
-    def call(client, operation, params):
-        if client.meta.service_model.service_name == "codepipeline":
-            return fake.answer(operation, params)
-        return original(client, operation, params)
-
-    with mock_aws():
-        monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", call)
+    with mock_aws(), faked_codepipeline(monkeypatch) as fake:
         sagemaker = boto3.client("sagemaker", region_name=REGION)
         for group in (GROUP, "guardrails-prod"):
             sagemaker.create_model_package_group(ModelPackageGroupName=group)
@@ -125,10 +72,8 @@ def register(sagemaker, group: str = GROUP) -> str:
     )["ModelPackageArn"]
 
 
-def invoke(model_package_arn: str) -> dict:
-    event = json.loads((EVENTS / "codepipeline_mark_approved.json").read_text())
-    configuration = event["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]
-    configuration["UserParameters"] = json.dumps({"model_package_arn": model_package_arn})
+def invoke(model_package_arn: str, **parameters: str) -> dict:
+    event = job_event(model_package_arn=model_package_arn, **parameters)
     return handlers.approval(event, LambdaContext())
 
 
@@ -178,7 +123,7 @@ def test_approves_the_package_and_records_who_and_when(aws):
     assert "SHA-256" in result["summary"]
     ((operation, params),) = fake.results
     assert operation == "PutJobSuccessResult"
-    assert params["jobId"] == "c0d3b1a2-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+    assert params["jobId"] == JOB_ID
     assert params["outputVariables"] == {
         "APPROVED_BY": APPROVER,
         "APPROVED_AT": "2026-11-20T09:30:00+00:00",
@@ -186,11 +131,7 @@ def test_approves_the_package_and_records_who_and_when(aws):
 
 
 def assert_refused(fake: FakeCodePipeline, result: dict, message: str) -> None:
-    assert result["status"] == "refused"
-    ((operation, params),) = fake.results
-    assert operation == "PutJobFailureResult"
-    assert params["failureDetails"]["type"] == "JobFailed"
-    assert message in params["failureDetails"]["message"]
+    fake.assert_refused(result, message)
 
 
 def test_refuses_a_package_from_another_group(aws):
@@ -277,3 +218,70 @@ def test_an_unexpected_error_still_answers_the_job(aws, monkeypatch):
     with pytest.raises(RuntimeError):
         invoke(arn)
     assert_refused(fake, {"status": "refused"}, "RuntimeError: registry unavailable")
+
+
+# The approval before prod: the same function records who approved the package for prod.
+PROD_APPROVER = "arn:aws:sts::111111111111:assumed-role/Approver/dave"
+
+
+def approve_for_prod(
+    fake: FakeCodePipeline, arn: str, approver: str | None = PROD_APPROVER, **parameters: str
+) -> dict:
+    """The RecordApproval job of stage Approve-prod, after `approver` approved there."""
+    fake.results.clear()
+    fake.stage, fake.action, fake.approval_stage = "Approve-prod", "RecordApproval", "Approve-prod"
+    fake.approver = approver
+    values = {"approves": "prod", "evidence": "pipeline-staging-1", **parameters}
+    return invoke(arn, **values)
+
+
+def test_the_approval_before_prod_is_recorded_beside_the_release_record(aws):
+    sagemaker, fake = aws
+    arn = register(sagemaker)
+    invoke(arn)
+    released = metadata_of(sagemaker, arn)
+    result = approve_for_prod(fake, arn)
+    assert result["status"] == "approved"
+    assert metadata_of(sagemaker, arn) == {
+        **released,  # the first approval's record stays as it was
+        "guardrails:prod-approved-by": PROD_APPROVER,
+        "guardrails:prod-approved-at": "2026-11-20T09:30:00+00:00",
+        "guardrails:prod-evidence": "pipeline-staging-1",
+    }
+    # (moto clears status and description on an update that omits them; SageMaker keeps them.)
+    ((operation, params),) = fake.results
+    assert operation == "PutJobSuccessResult"
+    # The prod deploy stage's started_by reads APPROVED_BY.
+    assert params["outputVariables"]["APPROVED_BY"] == PROD_APPROVER
+    assert "on the evidence of deployment pipeline-staging-1" in result["summary"]
+
+
+def test_the_approval_before_prod_is_refused_when_it_cannot_be_attributed(aws):
+    sagemaker, fake = aws
+    arn = register(sagemaker)
+    invoke(arn)
+    released = metadata_of(sagemaker, arn)
+    fake.approved_in = "an-older-execution"
+    assert_refused(fake, approve_for_prod(fake, arn), "cannot be attributed")
+    fake.approved_in = EXECUTION
+    assert_refused(fake, approve_for_prod(fake, arn, approver=None), "records no approver")
+    assert metadata_of(sagemaker, arn) == released
+
+
+def test_the_approval_before_prod_is_refused_outside_its_stage(aws):
+    sagemaker, fake = aws
+    arn = register(sagemaker)
+    invoke(arn)
+    released = metadata_of(sagemaker, arn)
+    fake.results.clear()
+    fake.approver = PROD_APPROVER
+    # The job runs in the first approval's stage but claims to approve prod.
+    assert_refused(fake, invoke(arn, approves="prod"), "cannot be attributed")
+    assert metadata_of(sagemaker, arn) == released
+
+
+def test_the_approval_before_prod_needs_a_released_package(aws):
+    sagemaker, fake = aws
+    arn = register(sagemaker)  # never approved in the first stage
+    assert_refused(fake, approve_for_prod(fake, arn), "release")
+    assert "guardrails:prod-approved-by" not in metadata_of(sagemaker, arn)

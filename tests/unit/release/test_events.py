@@ -75,6 +75,17 @@ def test_parses_the_recorded_job_event():
     )
 
 
+def test_the_jobs_before_prod_name_what_they_approve_and_on_which_evidence():
+    execution = "arn:aws:states:us-east-1:222222222222:execution:guardrails-staging-rollout:p-1"
+    event = job_event()
+    event["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]["UserParameters"] = (
+        json.dumps({"model_package_arn": PACKAGE, "approves": "prod", "evidence": "p-1",
+                    "execution_arn": execution})
+    )  # fmt: skip
+    request = events.parse_job(event)
+    assert (request.approves, request.evidence, request.execution_arn) == ("prod", "p-1", execution)
+
+
 @pytest.mark.parametrize(
     ("parameters", "message"),
     [
@@ -82,8 +93,15 @@ def test_parses_the_recorded_job_event():
         ('{"model_package_arn": "#{Train.MODEL_PACKAGE_ARN}"}', "not a versioned model package"),
         ('{"model_package_arn": "arn:aws:sagemaker:us-east-1:1:model-package/x"}', "not a versi"),
         ("{}", "UserParameters.model_package_arn"),
+        # An unresolved variable: the staging stage exported no ExecutionArn.
+        (json.dumps({"model_package_arn": PACKAGE, "execution_arn": "#{Deploy-staging.X}"}),
+         "UserParameters.execution_arn: not a Step Functions execution ARN"),
+        (json.dumps({"model_package_arn": PACKAGE, "approves": ["prod"]}),
+         "UserParameters.approves: must be text"),
+        (json.dumps({"model_package_arn": PACKAGE, "evidence": "x" * 301}),
+         "UserParameters.evidence: must be text of at most 300"),
     ],
-)
+)  # fmt: skip
 def test_bad_user_parameters_are_refused(parameters, message):
     event = job_event()
     event["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]["UserParameters"] = (

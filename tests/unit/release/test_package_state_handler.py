@@ -17,7 +17,7 @@ from guardrails.release import handlers
 from guardrails.rollout.endpoint_configs import MODEL_PACKAGE_TAG
 from guardrails.services.stepfunctions import StepFunctionsSeam
 from guardrails.services.sts import AssumedRole
-from tests.aws import LambdaContext, create_deployment_table
+from tests.aws import Inbox, LambdaContext, create_deployment_table
 from tests.released import RELEASED_BUCKET, create_released_bucket, register, release
 
 # A handler that fails before its work publishes no metric; Powertools warns about that.
@@ -51,8 +51,7 @@ class World:
     layout: str
     sagemaker: object  # the tooling account's: the pipeline's packages
     s3: object
-    sqs: object
-    queue_url: str
+    on_call: Inbox
     table: object
     deploy: dict[str, AssumedRole]  # each deploy environment's account, as its access role
     machines: dict[str, str]
@@ -70,8 +69,7 @@ class World:
         return {name: self.executions(name) for name in self.machines}
 
     def messages(self) -> list[dict]:
-        received = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
-        return [json.loads(m["Body"]) for m in received.get("Messages", [])]
+        return self.on_call.messages()
 
     def set_status(self, version: int, status: str, description: str) -> None:
         self.sagemaker.update_model_package(
@@ -122,8 +120,6 @@ def world(request, monkeypatch) -> World:
     handlers._release.cache_clear()  # settings and seams are built once per container
     with mock_aws():
         sagemaker = boto3.client("sagemaker", region_name=REGION)
-        sns = boto3.client("sns", region_name=REGION)
-        sqs = boto3.client("sqs", region_name=REGION)
         table = create_deployment_table()
         s3 = boto3.client("s3", region_name=REGION)
         create_released_bucket(s3)
@@ -140,12 +136,7 @@ def world(request, monkeypatch) -> World:
             )["stateMachineArn"]
             for env, session in deploy.items()
         }
-        topic = sns.create_topic(Name="on-call")["TopicArn"]
-        queue_url = sqs.create_queue(QueueName="on-call-inbox")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+        on_call = Inbox.create("on-call")
         sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
         packages = [register(sagemaker, GROUP) for _ in range(3)]
         targets = [
@@ -160,12 +151,12 @@ def world(request, monkeypatch) -> World:
         for name, value in {
             "MODEL_PACKAGE_GROUP_NAME": GROUP,
             "DEPLOYMENT_TABLE_NAME": table.name,
-            "ON_CALL_TOPIC_ARN": topic,
+            "ON_CALL_TOPIC_ARN": on_call.topic_arn,
             "DEPLOY_TARGETS": json.dumps(targets),
             "RELEASED_BUCKET": RELEASED_BUCKET,
         }.items():
             monkeypatch.setenv(name, value)
-        yield World(request.param, sagemaker, s3, sqs, queue_url, table, deploy, machines, packages)
+        yield World(request.param, sagemaker, s3, on_call, table, deploy, machines, packages)
     handlers._release.cache_clear()
 
 

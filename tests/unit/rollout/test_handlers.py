@@ -206,6 +206,14 @@ def test_a_first_deploy_passes_through_the_handlers_and_is_recorded(empty_accoun
     assert endpoint.config_name == state["new_config"]
     state = handlers.finish({"rollout": state, "expected": "promote"}, LambdaContext())
     assert state["result"] == "PROMOTED"
+    # What the execution returns for the approval before the next environment.
+    evidence = state["evidence"]
+    assert (evidence["result"], evidence["first_deploy"], evidence["judge"]) == (
+        "PROMOTED",
+        True,
+        None,
+    )
+    assert evidence["model_package_arn"] == world.approved_package
     serving = world.serving_model()
     assert (serving.model_package_arn, serving.endpoint_config) == (
         world.approved_package,

@@ -12,6 +12,9 @@ from moto import mock_aws
 
 from guardrails import records
 from guardrails.config import EnvironmentConfig, default_config
+from guardrails.release import evidence_message
+from guardrails.release.evidence_message import EvidenceContext
+from guardrails.rollout import ending
 from guardrails.rollout.endpoint_configs import CANDIDATE_VARIANT
 from guardrails.rollout.metrics import LABELLED_ACCURACY
 from tests.unit.rollout.doubles import LIVE_CONFIG, World, shipped_world
@@ -102,6 +105,16 @@ def test_a_healthy_model_is_promoted_on_replayed_rows_alone_with_the_accuracy_co
     assert len(driver.replays) == len(rounds)
     assert len(sim.invocations) == sum(r.sent for r in driver.replays) + 1
     assert {variant for _, variant, _ in sim.invocations} == {"AllTraffic", CANDIDATE_VARIANT}
+    # What the execution returns carries these numbers to the approvers of prod.
+    evidence = ending.rollout_evidence(driver.state, world.ctx)
+    assert evidence.judge is not None and evidence.replay is not None
+    assert (evidence.result, evidence.judge.decision) == ("PROMOTED", "promote")
+    assert evidence.replay.totals.sent == sum(r.sent for r in driver.replays)
+    _, text = evidence_message.message(
+        evidence, EvidenceContext(environment="staging", approves="prod", execution_arn="")
+    )
+    (row,) = [line.split() for line in text.splitlines() if line.startswith(LABELLED_ACCURACY)]
+    assert row[-1] == "promote" and float(row[1]) == pytest.approx(0.9, abs=0.03)
 
 
 def test_a_3_percent_error_rate_against_1_percent_is_rolled_back(aws, monkeypatch):
