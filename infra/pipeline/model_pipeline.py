@@ -108,6 +108,22 @@ class _PushRule:
         return self._target
 
 
+def _first_approval_scope(
+    deploy_environments: Sequence[DeployEnvironment], prod_approval: EvidenceStep | None
+) -> str:
+    """What the first approval lets the pipeline do: the environments up to a second approval."""
+    names = [d.config.name for d in deploy_environments]
+    if prod_approval is None:
+        return f"Approve to roll it out, guarded, to {', '.join(names)}."
+    approved = names.index(prod_approval.approves.config.name)
+    return (
+        f"Approve to roll it out, guarded, to {', '.join(names[:approved])}; "
+        f"{', '.join(names[approved:])} {'waits' if len(names) - approved == 1 else 'wait'} "
+        "for a second approval on "
+        f"{prod_approval.source.config.name}'s evidence."
+    )
+
+
 def deploy_stage_name(deploy_env: DeployEnvironment) -> str:
     """The pipeline stage that deploys to `deploy_env`, e.g. Deploy-prod."""
     return f"Deploy-{deploy_env.config.name}"
@@ -212,8 +228,7 @@ class ModelPipeline(Construct):
                         f"{train.variable('CANDIDATE_AUC')} and accuracy "
                         f"{train.variable('CANDIDATE_ACCURACY')} on held-out data; the approved "
                         f"model it replaces scored AUC {train.variable('BASELINE_AUC')}. "
-                        "Approve to roll it out, guarded, to "
-                        f"{', '.join(d.config.name for d in deploy_environments)}."
+                        f"{_first_approval_scope(deploy_environments, prod_approval)}"
                     ),
                     external_entity_link=train.variable("EVALUATION_REPORT_URL"),
                     run_order=1,

@@ -160,6 +160,11 @@ def test_without_approve_before_prod_prod_follows_staging_as_before():
         for f in template.find_resources("AWS::Lambda::Function").values()
     ]
     assert "guardrails.release.handlers.evidence" not in handlers
+    (stages,) = template.find_resources("AWS::CodePipeline::Pipeline").values()
+    manual, _ = actions_of(stages["Properties"]["Stages"], "Approve")
+    assert manual["Configuration"]["CustomData"].endswith(
+        "Approve to roll it out, guarded, to staging, prod."
+    )
 
 
 def test_pipeline_is_v2_and_keeps_artifacts_in_a_store_of_its_own(template):
@@ -252,6 +257,10 @@ def test_approvers_are_shown_the_package_its_numbers_the_baseline_and_a_link(tem
     for variable in ("MODEL_PACKAGE_ARN", "CANDIDATE_AUC", "CANDIDATE_ACCURACY", "BASELINE_AUC"):
         assert f"#{{Train.{variable}}}" in configuration["CustomData"]
     assert len(configuration["CustomData"]) <= 500  # CodePipeline's limit
+    assert configuration["CustomData"].endswith(
+        "Approve to roll it out, guarded, to staging; prod waits for a second approval on "
+        "staging's evidence."
+    )
     assert configuration["ExternalEntityLink"] == "#{Train.EVALUATION_REPORT_URL}"
     topic_id = configuration["NotificationArn"]["Ref"]
     topic = template.find_resources("AWS::SNS::Topic")[topic_id]
