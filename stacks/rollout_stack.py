@@ -40,15 +40,8 @@ class RolloutStack(EnvironmentStack):
             self,
             "Rollout",
             config=config,
+            stateful=stateful,
             rollback_alarms=endpoint.alarms.rollback_alarms,
-            table=stateful.table,
-            topic=stateful.topic,
-            key=stateful.key,
-            bucket=stateful.bucket,
-            model_role=stateful.model_role,
-            released=stateful.released,
-            serving_model=stateful.serving_model,
-            model_package_group_name=stateful.pipeline_group_name,
         )
         name_release_readers(rollout.functions, placement)
         self.state_machine = rollout.state_machine
