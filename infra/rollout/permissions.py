@@ -12,6 +12,7 @@ from constructs import Construct
 from guardrails.rollout.endpoint_configs import name_prefix
 from guardrails.rollout.metrics import QUALITY_NAMESPACE, VERDICT_NAMESPACE
 from guardrails.services.autoscaling import DIMENSION, NAMESPACE
+from infra.environment.identities import sagemaker_arn
 from infra.nag import acknowledge_wildcards, acknowledge_wildcards_when_resolved
 from infra.rollout.resources import StatefulResources
 
@@ -30,16 +31,13 @@ class RolloutPermissions:
         stack = cdk.Stack.of(scope)
         key, model_role, released = stateful.key, stateful.model_role, stateful.released
 
-        def sagemaker(resource: str, name: str) -> str:
-            return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
-
         # SageMaker lower-cases names in ARNs.
         prefix = name_prefix(endpoint_name).lower()
-        endpoint = sagemaker("endpoint", endpoint_name.lower())
-        self.any_config = sagemaker("endpoint-config", "*")
-        self.any_model = sagemaker("model", "*")
-        self.own_configs = sagemaker("endpoint-config", f"{prefix}-*")
-        self.own_models = sagemaker("model", f"{prefix}-*")
+        endpoint = sagemaker_arn(scope, "endpoint", endpoint_name.lower())
+        self.any_config = sagemaker_arn(scope, "endpoint-config", "*")
+        self.any_model = sagemaker_arn(scope, "model", "*")
+        self.own_configs = sagemaker_arn(scope, "endpoint-config", f"{prefix}-*")
+        self.own_models = sagemaker_arn(scope, "model", f"{prefix}-*")
         self.packages = released.model_packages()  # the pipeline's group, maybe another account
         self._stateful = stateful
         # Application Auto Scaling names scalable targets by a random id, not the endpoint: its
