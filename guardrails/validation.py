@@ -238,3 +238,11 @@ def env_json(environ: Mapping[str, str], name: str, kind: type | None = None) ->
     if kind is not None and not isinstance(value, kind):
         fail(name, f"must be a JSON {'object' if kind is dict else kind.__name__}")
     return value
+
+
+def json_document(text: Any) -> Any:
+    """What the JSON `text` holds; None when `text` is no string of valid JSON."""
+    try:
+        return json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return None

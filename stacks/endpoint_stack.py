@@ -8,29 +8,23 @@ deploy); the reconciler makes the endpoint match it (docs/architecture.md, "Who 
 
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 import aws_cdk.aws_iam as iam
 from constructs import Construct
 
-from infra.config import EnvironmentConfig
 from infra.environment.alarms import EndpointAlarms
 from infra.environment.endpoint_reconciler import EndpointReconciler
-from stacks.stateful_stack import StatefulStack
+from stacks.environment_stack import EnvironmentStack
 
 
-class EndpointStack(cdk.Stack):
+class EndpointStack(EnvironmentStack):
     """Rollback alarms, and the endpoint reconciled with the serving model on every deploy."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id_: str,
-        *,
-        config: EnvironmentConfig,
-        stateful: StatefulStack,
-        **kwargs,
-    ) -> None:
+    def __init__(self, scope: Construct, id_: str, **kwargs: Any) -> None:
         super().__init__(scope, id_, **kwargs)
+        config, stateful = self.config, self.stateful
         serving_model = cdk.CfnParameter(
             self,
             "ServingModel",

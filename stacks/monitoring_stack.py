@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-import aws_cdk as cdk
+from typing import Any
+
 from constructs import Construct
 
-from infra.config import EnvironmentConfig
 from infra.dead_letters import DeadLetterQueue
 from infra.environment.dashboard import EndpointDashboard
 from infra.environment.deployment_events import DeploymentStateNotifications
 from infra.nag import acknowledge_wildcards
-from stacks.stateful_stack import StatefulStack
+from stacks.environment_stack import EnvironmentStack
 
 
-class MonitoringStack(cdk.Stack):
+class MonitoringStack(EnvironmentStack):
     """What on-call looks at, and what tells on-call that a deployment changed state."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id_: str,
-        *,
-        config: EnvironmentConfig,
-        stateful: StatefulStack,
-        **kwargs,
-    ) -> None:
+    def __init__(self, scope: Construct, id_: str, **kwargs: Any) -> None:
         super().__init__(scope, id_, **kwargs)
+        config, stateful = self.config, self.stateful
         EndpointDashboard(
             self,
             "Dashboard",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from constructs import Construct
 
@@ -11,10 +13,10 @@ from infra.environment.operations_alarms import OperationsAlarms
 from infra.rollout.guarded_rollout import GuardedRollout
 from infra.rollout.release_access import ReleaseAccess, name_release_readers
 from stacks.endpoint_stack import EndpointStack
-from stacks.stateful_stack import StatefulStack
+from stacks.environment_stack import EnvironmentStack
 
 
-class RolloutStack(cdk.Stack):
+class RolloutStack(EnvironmentStack):
     """Takes a model package to production traffic only through the judge.
 
     In a deploy environment (`deployed_by` names the pipeline's host), the pipeline reaches the
@@ -27,27 +29,19 @@ class RolloutStack(cdk.Stack):
         scope: Construct,
         id_: str,
         *,
-        config: EnvironmentConfig,
-        stateful: StatefulStack,
         endpoint: EndpointStack,
         deployed_by: EnvironmentConfig | None = None,
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
+        config, stateful = self.config, self.stateful
         placement = Placement.of(self, config)
         rollout = GuardedRollout(
             self,
             "Rollout",
             config=config,
+            stateful=stateful,
             rollback_alarms=endpoint.alarms.rollback_alarms,
-            table=stateful.table,
-            topic=stateful.topic,
-            key=stateful.key,
-            bucket=stateful.bucket,
-            model_role=stateful.model_role,
-            released=stateful.released,
-            serving_model=stateful.serving_model,
-            model_package_group_name=stateful.pipeline_group_name,
         )
         name_release_readers(rollout.functions, placement)
         self.state_machine = rollout.state_machine

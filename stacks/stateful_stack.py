@@ -75,7 +75,6 @@ class StatefulStack(cdk.Stack):
         )
         self.model_package_group = registry
         self.released = ReleasedModels(self, host=pipeline_host)
-        self.pipeline_group_name = self.released.model_package_group_name
 
         self.repository = None
         self.pipeline_artifacts = None

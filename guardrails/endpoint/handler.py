@@ -41,7 +41,7 @@ from guardrails.services.errors import error_code, transient_errors
 from guardrails.services.sagemaker import SageMakerSeam
 from guardrails.services.sns import Notifier
 from guardrails.services.stepfunctions import StepFunctionsSeam
-from guardrails.validation import ConfigError, env_text, from_mapping
+from guardrails.validation import ConfigError, env_text, from_mapping, json_document
 
 STATE_MACHINE_ARN = "STATE_MACHINE_ARN"  # the environment's rollout state machine
 # Resource properties CDK sets (infra/environment/endpoint_reconciler.py).
@@ -99,10 +99,7 @@ class ReconcileRequest:
 
 def _shape(text: Any) -> EndpointSettings:
     path = f"ResourceProperties.{ENDPOINT_SETTINGS_PROPERTY}"
-    try:
-        raw = json.loads(text) if isinstance(text, str) else None
-    except ValueError:
-        raw = None
+    raw = json_document(text)
     if not isinstance(raw, Mapping):
         raise EventError(f"{path}: must be EndpointSettings as a JSON object")
     try:

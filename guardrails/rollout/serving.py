@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from guardrails.rollout.state import EventError
+from guardrails.validation import json_document
 
 
 def serving_model_parameter_name(environment: str) -> str:
@@ -40,10 +41,7 @@ class ServingModel:
     @classmethod
     def parse(cls, text: Any, path: str = "serving_model") -> ServingModel:
         """From the parameter's JSON text; EventError naming the field when it is not one."""
-        try:
-            raw = json.loads(text) if isinstance(text, str) else None
-        except ValueError:
-            raw = None
+        raw = json_document(text)
         if not isinstance(raw, dict):
             raise EventError(f"{path}: must be a JSON object (got {str(text)[:80]!r})")
         unknown = sorted(set(raw) - set(cls.__dataclass_fields__))

@@ -28,6 +28,7 @@ from infra import lambda_code
 from infra.config import EndpointSettings
 from infra.dependencies import depend_only_on_policy
 from infra.encrypted_logs import EncryptedLogs
+from infra.environment.identities import sagemaker_arn
 from infra.lambda_function import GuardrailsFunction
 from infra.nag import acknowledge, acknowledge_wildcards
 
@@ -59,12 +60,8 @@ class EndpointReconciler(Construct):
     ) -> None:
         super().__init__(scope, id_)
         stack = cdk.Stack.of(self)
-        endpoint_arn = stack.format_arn(
-            service="sagemaker", resource="endpoint", resource_name=endpoint_name.lower()
-        )
-        any_config = stack.format_arn(
-            service="sagemaker", resource="endpoint-config", resource_name="*"
-        )
+        endpoint_arn = sagemaker_arn(self, "endpoint", endpoint_name.lower())
+        any_config = sagemaker_arn(self, "endpoint-config", "*")
         state_machine_arn = stack.format_arn(
             service="states",
             resource="stateMachine",

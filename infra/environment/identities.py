@@ -128,6 +128,15 @@ class PipelinePrincipals:
         )
 
 
+def sagemaker_arn(scope: Construct, resource: str, name: str) -> str:
+    """The ARN of SageMaker's `resource` named `name` in the account and region of `scope`'s stack.
+
+    SageMaker lower-cases names in ARNs: `name` must be lower-case already.
+    """
+    stack = cdk.Stack.of(scope)
+    return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
+
+
 def released_bucket_name(host: Placement) -> str:
     """The released artifacts bucket: one per tooling account and region (names are global)."""
     return f"{PREFIX}-released-{host.account}-{host.region}"

@@ -14,6 +14,16 @@ from constructs import Construct
 from infra.environment.storage import alarms_of_this_account
 
 
+def encrypted_topic(
+    scope: Construct, id_: str, *, display_name: str, key: kms.IKey, emails: Sequence[str]
+) -> sns.Topic:
+    """A KMS-encrypted, TLS-only topic that mails `emails` (each confirms its subscription)."""
+    topic = sns.Topic(scope, id_, display_name=display_name, master_key=key, enforce_ssl=True)
+    for email in emails:
+        topic.add_subscription(subscriptions.EmailSubscription(email))
+    return topic
+
+
 class OnCallTopic(Construct):
     """Where rollouts, rollbacks, alarms and pipeline failures are announced."""
 
@@ -27,12 +37,8 @@ class OnCallTopic(Construct):
         retain: bool,
     ) -> None:
         super().__init__(scope, id_)
-        self.topic = sns.Topic(
-            self,
-            "Topic",
-            display_name="Guardrails on-call",
-            master_key=key,
-            enforce_ssl=True,
+        self.topic = encrypted_topic(
+            self, "Topic", display_name="Guardrails on-call", key=key, emails=emails
         )
         self.topic.apply_removal_policy(
             cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY
@@ -48,5 +54,3 @@ class OnCallTopic(Construct):
                 conditions=alarms_of_this_account(self),
             )
         )
-        for email in emails:
-            self.topic.add_subscription(subscriptions.EmailSubscription(email))

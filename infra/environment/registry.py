@@ -9,7 +9,7 @@ import aws_cdk.aws_iam as iam
 import aws_cdk.aws_sagemaker as sagemaker
 from constructs import Construct
 
-from infra.environment.identities import Placement
+from infra.environment.identities import Placement, sagemaker_arn
 
 
 class ModelRegistry(Construct):
@@ -30,10 +30,7 @@ class ModelRegistry(Construct):
         readers: Sequence[Placement] = (),
     ) -> None:
         super().__init__(scope, id_)
-        stack = cdk.Stack.of(self)
-        packages = stack.format_arn(
-            service="sagemaker", resource="model-package", resource_name=f"{group_name.lower()}/*"
-        )
+        packages = sagemaker_arn(self, "model-package", f"{group_name.lower()}/*")
         policy = None
         if readers:
             policy = iam.PolicyDocument(

@@ -22,7 +22,6 @@ from collections.abc import Sequence
 
 import aws_cdk as cdk
 import aws_cdk.aws_iam as iam
-import aws_cdk.aws_kms as kms
 import aws_cdk.aws_s3 as s3
 from constructs import Construct
 
@@ -33,7 +32,7 @@ from infra.environment.identities import (
     model_package_group_name,
     released_bucket_name,
 )
-from infra.environment.storage import encrypted_bucket
+from infra.environment.storage import encrypted_bucket, rotating_key
 from infra.nag import acknowledge_wildcards
 
 # Every object-level action that writes, replaces, deletes or unlocks a version.
@@ -66,12 +65,11 @@ class ReleasedArtifacts(Construct):
         self._region = cdk.Stack.of(self).region
         # What serves in production: kept whatever happens to the stack.
         keep = cdk.RemovalPolicy.RETAIN
-        self.key = kms.Key(
+        self.key = rotating_key(
             self,
             "Key",
             description="Guardrails: released model artifacts and test data",
-            enable_key_rotation=True,
-            removal_policy=keep,
+            removal=keep,
         )
         self.writer_role = iam.Role(
             self,
@@ -204,9 +202,7 @@ class ReleasedModels:
         """
         host = self._host
         keys = f"arn:{host.partition}:kms:{host.region}:{host.account}:key/*"
-        iam.Grant.add_to_principal(
-            grantee=role, actions=["s3:GetObject"], resource_arns=[objects]
-        )
+        iam.Grant.add_to_principal(grantee=role, actions=["s3:GetObject"], resource_arns=[objects])
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["kms:Decrypt"],

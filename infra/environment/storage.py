@@ -26,6 +26,15 @@ def alarms_of_this_account(scope: Construct) -> dict[str, dict[str, str]]:
     }
 
 
+def rotating_key(
+    scope: Construct, id_: str, *, description: str, removal: cdk.RemovalPolicy
+) -> kms.Key:
+    """A customer-managed KMS key, rotated yearly by KMS."""
+    return kms.Key(
+        scope, id_, description=description, enable_key_rotation=True, removal_policy=removal
+    )
+
+
 def encrypted_bucket(
     scope: Construct,
     id_: str,
@@ -60,12 +69,11 @@ class EncryptedStorage(Construct):
         super().__init__(scope, id_)
         removal = cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY
 
-        self.key = kms.Key(
+        self.key = rotating_key(
             self,
             "Key",
             description="Guardrails: artifacts, models, topics and deployment records",
-            enable_key_rotation=True,
-            removal_policy=removal,
+            removal=removal,
         )
         # CloudWatch alarms publish to the encrypted on-call topic, on behalf of this account's
         # alarms only. EventBridge rules publish with a role of their own (IAM, not this policy).

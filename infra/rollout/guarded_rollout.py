@@ -6,13 +6,8 @@ from collections.abc import Sequence
 
 import aws_cdk as cdk
 import aws_cdk.aws_cloudwatch as cloudwatch
-import aws_cdk.aws_dynamodb as dynamodb
 import aws_cdk.aws_events as events
 import aws_cdk.aws_events_targets as targets
-import aws_cdk.aws_iam as iam
-import aws_cdk.aws_kms as kms
-import aws_cdk.aws_s3 as s3
-import aws_cdk.aws_sns as sns
 from constructs import Construct
 
 from guardrails.observability import NAMESPACE
@@ -22,11 +17,10 @@ from infra.config import EnvironmentConfig
 from infra.dead_letters import DeadLetterQueue
 from infra.encrypted_logs import EncryptedLogs
 from infra.environment.model_role import DATA_CAPTURE_PREFIX
-from infra.environment.released_artifacts import ReleasedModels
-from infra.environment.serving_model import ServingModelParameter
 from infra.rollout.definition import rollout_definition, state_machine_timeout
 from infra.rollout.functions import RolloutFunctions, replay_step
 from infra.rollout.permissions import RolloutPermissions
+from infra.rollout.resources import StatefulResources
 from infra.state_machine import LoggedStateMachine
 
 
@@ -48,17 +42,11 @@ class GuardedRollout(Construct):
         id_: str,
         *,
         config: EnvironmentConfig,
+        stateful: StatefulResources,
         rollback_alarms: Sequence[cloudwatch.IAlarm],
-        table: dynamodb.ITableV2,
-        topic: sns.ITopic,
-        key: kms.IKey,
-        bucket: s3.IBucket,
-        model_role: iam.IRole,
-        released: ReleasedModels,
-        serving_model: ServingModelParameter,
-        model_package_group_name: str,
     ) -> None:
         super().__init__(scope, id_)
+        table, topic, released = stateful.table, stateful.topic, stateful.released
         stack = cdk.Stack.of(self)
         endpoint_name = config.endpoint_name
         # Log groups need a key whose policy admits CloudWatch Logs; the environment's key
@@ -75,12 +63,12 @@ class GuardedRollout(Construct):
             **config.rollout_environment(),
             rollout_settings.TABLE_NAME: table.table_name,
             rollout_settings.TOPIC_ARN: topic.topic_arn,
-            rollout_settings.MODEL_ROLE_ARN: model_role.role_arn,
-            rollout_settings.MODEL_PACKAGE_GROUP: model_package_group_name,
+            rollout_settings.MODEL_ROLE_ARN: stateful.model_role.role_arn,
+            rollout_settings.MODEL_PACKAGE_GROUP: released.model_package_group_name,
             rollout_settings.RELEASED_BUCKET: released.bucket_name,
-            rollout_settings.SERVING_MODEL_PARAMETER: serving_model.parameter_name,
-            rollout_settings.KMS_KEY_ARN: key.key_arn,
-            rollout_settings.DATA_CAPTURE_URI: bucket.s3_url_for_object(
+            rollout_settings.SERVING_MODEL_PARAMETER: stateful.serving_model.parameter_name,
+            rollout_settings.KMS_KEY_ARN: stateful.key.key_arn,
+            rollout_settings.DATA_CAPTURE_URI: stateful.bucket.s3_url_for_object(
                 f"{DATA_CAPTURE_PREFIX}/{endpoint_name}"
             ),
             rollout_settings.ROLLBACK_ALARM_NAMES: stack.to_json_string(
@@ -90,15 +78,7 @@ class GuardedRollout(Construct):
             "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
         }
         permissions = RolloutPermissions(
-            self,
-            endpoint_name=endpoint_name,
-            table=table,
-            topic=topic,
-            key=key,
-            model_role=model_role,
-            rollback_alarms=rollback_alarms,
-            released=released,
-            serving_model=serving_model,
+            self, endpoint_name=endpoint_name, stateful=stateful, rollback_alarms=rollback_alarms
         )
         self.dead_letters = DeadLetterQueue(
             self,

@@ -6,18 +6,15 @@ from collections.abc import Iterable, Sequence
 
 import aws_cdk as cdk
 import aws_cdk.aws_cloudwatch as cloudwatch
-import aws_cdk.aws_dynamodb as dynamodb
 import aws_cdk.aws_iam as iam
-import aws_cdk.aws_kms as kms
-import aws_cdk.aws_sns as sns
 from constructs import Construct
 
 from guardrails.rollout.endpoint_configs import name_prefix
 from guardrails.rollout.metrics import QUALITY_NAMESPACE, VERDICT_NAMESPACE
 from guardrails.services.autoscaling import DIMENSION, NAMESPACE
-from infra.environment.released_artifacts import ReleasedModels
-from infra.environment.serving_model import ServingModelParameter
+from infra.environment.identities import sagemaker_arn
 from infra.nag import acknowledge_wildcards, acknowledge_wildcards_when_resolved
+from infra.rollout.resources import StatefulResources
 
 
 class RolloutPermissions:
@@ -28,31 +25,21 @@ class RolloutPermissions:
         scope: Construct,
         *,
         endpoint_name: str,
-        table: dynamodb.ITableV2,
-        topic: sns.ITopic,
-        key: kms.IKey,
-        model_role: iam.IRole,
+        stateful: StatefulResources,
         rollback_alarms: Sequence[cloudwatch.IAlarm],
-        released: ReleasedModels,
-        serving_model: ServingModelParameter,
     ) -> None:
         stack = cdk.Stack.of(scope)
-
-        def sagemaker(resource: str, name: str) -> str:
-            return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
+        key, model_role, released = stateful.key, stateful.model_role, stateful.released
 
         # SageMaker lower-cases names in ARNs.
         prefix = name_prefix(endpoint_name).lower()
-        endpoint = sagemaker("endpoint", endpoint_name.lower())
-        self.any_config = sagemaker("endpoint-config", "*")
-        self.any_model = sagemaker("model", "*")
-        self.own_configs = sagemaker("endpoint-config", f"{prefix}-*")
-        self.own_models = sagemaker("model", f"{prefix}-*")
+        endpoint = sagemaker_arn(scope, "endpoint", endpoint_name.lower())
+        self.any_config = sagemaker_arn(scope, "endpoint-config", "*")
+        self.any_model = sagemaker_arn(scope, "model", "*")
+        self.own_configs = sagemaker_arn(scope, "endpoint-config", f"{prefix}-*")
+        self.own_models = sagemaker_arn(scope, "model", f"{prefix}-*")
         self.packages = released.model_packages()  # the pipeline's group, maybe another account
-        self._table = table
-        self._topic = topic
-        self._released = released
-        self._serving_model = serving_model
+        self._stateful = stateful
         # Application Auto Scaling names scalable targets by a random id, not the endpoint: its
         # calls are held to SageMaker variants by conditions; target tracking's alarms are named
         # after the variant's resource id, so CloudWatch is scoped to this endpoint's.
@@ -175,16 +162,16 @@ class RolloutPermissions:
         granted: list[iam.PolicyStatement] = []
         for capability in capabilities:
             if capability == "records":
-                self._table.grant_read_write_data(role)
+                self._stateful.table.grant_read_write_data(role)
             elif capability == "notify":
-                self._topic.grant_publish(role)
+                self._stateful.topic.grant_publish(role)
             elif capability == "verify_release":  # the released model's checksum, before use
-                self._released.grant_read_models(role)
+                self._stateful.released.grant_read_models(role)
             elif capability == "read_test_data":  # the replay's rows, checked before use
-                self._released.grant_read_test_data(role)
+                self._stateful.released.grant_read_test_data(role)
             else:
                 if capability == "serving_model":
-                    self._serving_model.grant_write(role)
+                    self._stateful.serving_model.grant_write(role)
                 for statement in self._statements[capability]:
                     if statement not in granted:  # the key's grant comes with two capabilities
                         granted.append(statement)
@@ -250,13 +237,13 @@ class RolloutPermissions:
                 has("verify_release"),
                 "The step reads the SHA-256 of released models (one folder per approved package "
                 "version) to check them before a model is made from them.",
-                [self._released.models()],
+                [self._stateful.released.models()],
             ),
             (
                 has("read_test_data"),
                 "The replay reads the test data released with each approved package version "
                 "(one folder per version) and checks its SHA-256 before it sends a row.",
-                [self._released.test_data()],
+                [self._stateful.released.test_data()],
             ),
         ]
         for needed, reason, resources in scoped_reasons:
@@ -269,6 +256,7 @@ class RolloutPermissions:
                 "its data key actions with a wildcard, on that one key.",
                 actions=["kms:GenerateDataKey*", "kms:ReEncrypt*"],
             )
+
 
 def _allow(actions: list[str], resources: list[str]) -> iam.PolicyStatement:
     return iam.PolicyStatement(actions=actions, resources=resources)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import cast
 
-import aws_cdk as cdk
 import aws_cdk.aws_iam as iam
 import aws_cdk.aws_lambda as lambda_
 import aws_cdk.aws_stepfunctions as sfn
@@ -22,6 +21,7 @@ from infra.environment.identities import (
     PipelinePrincipals,
     Placement,
     rollout_role_purpose,
+    sagemaker_arn,
 )
 from infra.nag import acknowledge_wildcards
 
@@ -49,7 +49,6 @@ class ReleaseAccess(Construct):
         endpoint_name: str,
     ) -> None:
         super().__init__(scope, id_)
-        stack = cdk.Stack.of(self)
         self.role = iam.Role(
             self,
             "Role",
@@ -60,11 +59,8 @@ class ReleaseAccess(Construct):
             description=f"Guardrails pipeline in {pipeline.account}: runs the {placement.name} "
             "rollout and reads what its endpoint serves",
         )
-
-        def sagemaker(resource: str, name: str) -> str:
-            return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
-
-        configs, models = sagemaker("endpoint-config", "*"), sagemaker("model", "*")
+        configs = sagemaker_arn(self, "endpoint-config", "*")
+        models = sagemaker_arn(self, "model", "*")
         statements = [
             iam.PolicyStatement(
                 actions=["states:StartExecution", "states:DescribeStateMachine"],
@@ -76,7 +72,7 @@ class ReleaseAccess(Construct):
             ),
             iam.PolicyStatement(
                 actions=["sagemaker:DescribeEndpoint"],
-                resources=[sagemaker("endpoint", endpoint_name.lower())],
+                resources=[sagemaker_arn(self, "endpoint", endpoint_name.lower())],
             ),
             iam.PolicyStatement(actions=["sagemaker:DescribeEndpointConfig"], resources=[configs]),
             iam.PolicyStatement(

@@ -127,6 +127,21 @@ def state_machine_definition(template: Template) -> dict:
     return json.loads(text)
 
 
+def role_statements(template: Template, role: str) -> list[dict]:
+    """Every statement of the policies of the role whose logical id starts with `role`."""
+    statements = []
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        if any(ref.get("Ref", "").startswith(role) for ref in policy["Properties"]["Roles"]):
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def actions_of(statement: dict) -> list[str]:
+    """A statement's actions, as a list even when it names one."""
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else action
+
+
 def logged_and_traced_log_group(template: Template) -> str:
     """Check a state machine logs ALL events with data, traced, to a KMS-encrypted group kept
     90 days; return that log group's logical id."""

@@ -272,12 +272,18 @@ def grants_to(templates: dict[str, dict], logical_prefix: str) -> dict[str, dict
     }
 
 
-def test_the_registry_lets_only_the_deploy_accounts_rollout_steps_describe_packages(templates):
-    grants = grants_to(templates, "RegistryModelPackageGroup")
+def deploy_grants(templates: dict[str, dict], logical_prefix: str, action: str) -> dict[str, dict]:
+    """The foreign grants of one resource, by deploy environment: one for each deploy account
+    and none for any other, each granting `action` alone."""
+    grants = grants_to(templates, logical_prefix)
     assert set(grants) == set(DEPLOY.values())
-    for env, account in DEPLOY.items():
-        statement = grants[account]
-        assert statement["Action"] == "sagemaker:DescribeModelPackage"
+    assert {statement["Action"] for statement in grants.values()} == {action}
+    return {env: grants[account] for env, account in DEPLOY.items()}
+
+
+def test_the_registry_lets_only_the_deploy_accounts_rollout_steps_describe_packages(templates):
+    grants = deploy_grants(templates, "RegistryModelPackageGroup", "sagemaker:DescribeModelPackage")
+    for env, statement in grants.items():
         assert text(statement["Resource"]) == (
             f"arn:aws:sagemaker:{TEST_REGION}:{TOOLING}:model-package/guardrails-dev/*"
         )
@@ -294,11 +300,8 @@ def test_the_registry_lets_only_the_deploy_accounts_rollout_steps_describe_packa
 
 
 def test_released_models_are_readable_by_the_deploy_accounts_readers_only(templates):
-    grants = grants_to(templates, "ReleasedArtifactsBucketPolicy")
-    assert set(grants) == set(DEPLOY.values())
-    for env, account in DEPLOY.items():
-        statement = grants[account]
-        assert statement["Action"] == "s3:GetObject"
+    grants = deploy_grants(templates, "ReleasedArtifactsBucketPolicy", "s3:GetObject")
+    for env, statement in grants.items():
         assert text(statement["Resource"]) == "<ReleasedArtifactsBucketFC96B0CB.Arn>/models/*"
         names = model_readers(env)
         assert text(statement["Condition"]) == {"ArnEquals": {"aws:PrincipalArn": names}}
@@ -307,11 +310,8 @@ def test_released_models_are_readable_by_the_deploy_accounts_readers_only(templa
 
 
 def test_the_released_key_decrypts_for_the_deploy_accounts_readers_only_through_s3(templates):
-    grants = grants_to(templates, "ReleasedArtifactsKey")
-    assert set(grants) == set(DEPLOY.values())
-    for env, account in DEPLOY.items():
-        statement = grants[account]
-        assert statement["Action"] == "kms:Decrypt"
+    grants = deploy_grants(templates, "ReleasedArtifactsKey", "kms:Decrypt")
+    for env, statement in grants.items():
         assert text(statement["Condition"]) == {
             "ArnEquals": {"aws:PrincipalArn": model_readers(env)},
             "StringEquals": {"kms:ViaService": f"s3.{TEST_REGION}.amazonaws.com"},

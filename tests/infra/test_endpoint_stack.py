@@ -9,7 +9,7 @@ from aws_cdk.assertions import Capture, Match, Template
 
 from guardrails.endpoint import handler as reconciler
 from guardrails.rollout.serving import serving_model_parameter_name
-from tests.infra.conftest import ENVIRONMENTS, explicit_config
+from tests.infra.conftest import ENVIRONMENTS, actions_of, explicit_config, role_statements
 
 
 def reconciler_properties(template: Template) -> dict:
@@ -69,20 +69,11 @@ def test_the_reconciler_is_given_the_configured_shape(template_of, env):
 
 
 def handler_policy(template: Template) -> list[dict]:
-    (policy,) = [
-        p
-        for p in template.find_resources("AWS::IAM::Policy").values()
-        if p["Properties"]["Roles"][0].get("Ref", "").startswith("EndpointHandlerRole")
-    ]
-    return policy["Properties"]["PolicyDocument"]["Statement"]
+    return role_statements(template, "EndpointHandlerRole")
 
 
 def allowed(statements: list[dict]) -> set[str]:
-    found: set[str] = set()
-    for statement in statements:
-        action = statement["Action"]
-        found.update([action] if isinstance(action, str) else action)
-    return found
+    return {action for statement in statements for action in actions_of(statement)}
 
 
 def test_the_reconciler_starts_only_its_environments_rollout_state_machine(template_of):

@@ -8,7 +8,7 @@ import pytest
 from moto import mock_aws
 
 from guardrails import records
-from tests.aws import create_deployment_table
+from tests.aws import create_deployment_table, deployment_record
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 LEASE = 900
@@ -29,19 +29,6 @@ def lock(table, endpoint: str, deployment_id: str, by: str = "alice", at: dateti
 def table():
     with mock_aws():
         yield create_deployment_table()
-
-
-def a_record(deployment_id: str = "d-1", **overrides) -> records.DeploymentRecord:
-    values = dict(
-        deployment_id=deployment_id,
-        endpoint_name="guardrails-prod",
-        environment="prod",
-        model_package_arn="arn:aws:sagemaker:us-east-1:111111111111:model-package/g/2",
-        previous_endpoint_config="config-v1",
-        strategy="canary",
-        started_by="pipeline",
-    )
-    return records.DeploymentRecord(**{**values, **overrides})
 
 
 def test_lock_refuses_a_second_rollout_and_names_the_holder(table):
@@ -145,7 +132,7 @@ def test_a_notice_is_claimed_once_and_can_be_given_back(table):
 
 
 def test_deployment_round_trips_and_updates(table):
-    record = a_record()
+    record = deployment_record()
     records.put_deployment(table, record)
     records.update_deployment(table, record, status=records.STATUS_BAKING, new_endpoint_config="v2")
     loaded = records.get_deployment(table, "d-1")
@@ -156,14 +143,14 @@ def test_deployment_round_trips_and_updates(table):
 
 
 def test_deployment_ids_are_unique(table):
-    record = a_record()
+    record = deployment_record()
     records.put_deployment(table, record)
     with pytest.raises(Exception, match="ConditionalCheckFailed"):
         records.put_deployment(table, record)
 
 
 def test_unknown_fields_and_ids_are_refused(table):
-    record = a_record()
+    record = deployment_record()
     records.put_deployment(table, record)
     with pytest.raises(ValueError, match="unknown field 'colour'"):
         records.update_deployment(table, record, colour="red")
@@ -172,8 +159,12 @@ def test_unknown_fields_and_ids_are_refused(table):
 
 
 def test_deployments_are_listed_newest_first(table):
-    records.put_deployment(table, a_record("d-1", started_at="2026-11-01T00:00:00.000000Z"))
-    records.put_deployment(table, a_record("d-2", started_at="2026-11-02T00:00:00.000000Z"))
+    records.put_deployment(
+        table, deployment_record("d-1", started_at="2026-11-01T00:00:00.000000Z")
+    )
+    records.put_deployment(
+        table, deployment_record("d-2", started_at="2026-11-02T00:00:00.000000Z")
+    )
     listed = records.list_deployments(table, "guardrails-prod")
     assert [r.deployment_id for r in listed] == ["d-2", "d-1"]
     assert records.list_deployments(table, "other") == []
@@ -204,10 +195,14 @@ def test_decisions_keep_who_what_why_and_the_numbers(table):
 
 def test_latest_deployment_is_the_newest_or_none(table):
     assert records.latest_deployment(table, "guardrails-prod") is None
-    records.put_deployment(table, a_record("d-1", started_at="2026-11-01T00:00:00.000000Z"))
+    records.put_deployment(
+        table, deployment_record("d-1", started_at="2026-11-01T00:00:00.000000Z")
+    )
     records.put_deployment(
         table,
-        a_record("d-2", started_at="2026-11-02T00:00:00.000000Z", trial_endpoint_config="t"),
+        deployment_record(
+            "d-2", started_at="2026-11-02T00:00:00.000000Z", trial_endpoint_config="t"
+        ),
     )
     newest = records.latest_deployment(table, "guardrails-prod")
     assert (newest.deployment_id, newest.trial_endpoint_config) == ("d-2", "t")

@@ -6,6 +6,8 @@ import json
 
 from aws_cdk.assertions import Capture, Match, Template
 
+from tests.infra.conftest import actions_of, role_statements
+
 
 def test_the_deploy_step_may_pass_only_the_model_role_to_sagemaker(prod):
     prod.has_resource_properties(
@@ -81,15 +83,8 @@ def test_the_verdict_may_only_be_published_to_its_namespace(prod):
 
 
 def test_the_smoke_test_cannot_change_the_endpoint(prod):
-    (policy,) = [
-        p
-        for p in prod.find_resources("AWS::IAM::Policy").values()
-        if p["Properties"]["Roles"][0]["Ref"].startswith("RolloutFunctionsSmokeTestRole")
-    ]
-    actions = set()
-    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-        action = statement["Action"]
-        actions.update([action] if isinstance(action, str) else action)
+    statements = role_statements(prod, "RolloutFunctionsSmokeTestRole")
+    actions = {action for statement in statements for action in actions_of(statement)}
     assert {a for a in actions if a.startswith(("sagemaker:", "iam:", "cloudwatch:"))} == {
         "sagemaker:DescribeEndpoint",
         "sagemaker:DescribeEndpointConfig",
@@ -141,11 +136,6 @@ ENCRYPTED_CONFIG_ACTIONS = {
 }
 
 
-def _actions(statement: dict) -> set[str]:
-    action = statement["Action"]
-    return {action} if isinstance(action, str) else set(action)
-
-
 def test_every_role_that_may_move_the_endpoint_may_use_the_environments_key(shipped_stacks):
     """Endpoint configs carry the environment's key: SageMaker takes a grant for the caller.
 
@@ -159,20 +149,21 @@ def test_every_role_that_may_move_the_endpoint_may_use_the_environments_key(ship
             policies = Template.from_stack(stack).find_resources("AWS::IAM::Policy")
             for name, policy in policies.items():
                 statements = policy["Properties"]["PolicyDocument"]["Statement"]
-                allowed = set().union(*(_actions(s) for s in statements if s["Effect"] == "Allow"))
+                allowed = set().union(
+                    *(actions_of(s) for s in statements if s["Effect"] == "Allow")
+                )
                 if not allowed & ENCRYPTED_CONFIG_ACTIONS:
                     continue
                 checked += 1
-                grants = [s for s in statements if "kms:CreateGrant" in _actions(s)]
+                grants = [s for s in statements if "kms:CreateGrant" in actions_of(s)]
                 assert grants, f"{stack.stack_name}/{name}: no kms:CreateGrant"
                 assert all(
                     s["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
                     and "StorageKey" in json.dumps(s["Resource"])
                     for s in grants
                 ), name
-                describes = [s for s in statements if "kms:DescribeKey" in _actions(s)]
+                describes = [s for s in statements if "kms:DescribeKey" in actions_of(s)]
                 assert any("StorageKey" in json.dumps(s["Resource"]) for s in describes), name
     # Deploy, Shift, Rollback, RecordFailure and ExecutionEnded in each environment, and Finish
     # (registering autoscaling needs UpdateEndpointWeightsAndCapacities).
     assert checked == 6 * len(shipped_stacks)
-

@@ -7,7 +7,7 @@ import json
 import pytest
 from aws_cdk.assertions import Capture, Match, Template
 
-from tests.infra.conftest import state_machine_definition
+from tests.infra.conftest import actions_of, role_statements, state_machine_definition
 
 STAGING_INTERVAL = 60
 
@@ -24,17 +24,7 @@ def staging_states(staging) -> dict:
 
 def replay_statements(template: Template) -> list[dict]:
     """Every statement of the Replay role's policies."""
-    statements = []
-    for policy in template.find_resources("AWS::IAM::Policy").values():
-        roles = json.dumps(policy["Properties"]["Roles"])
-        if "RolloutFunctionsReplayRole" in roles:
-            statements += policy["Properties"]["PolicyDocument"]["Statement"]
-    return statements
-
-
-def actions_of(statement: dict) -> list[str]:
-    actions = statement["Action"]
-    return [actions] if isinstance(actions, str) else actions
+    return role_statements(template, "RolloutFunctionsReplayRole")
 
 
 def test_the_replay_takes_the_waits_place_in_the_judge_loop(staging_states):

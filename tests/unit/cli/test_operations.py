@@ -19,6 +19,8 @@ from tests.unit.cli.world import (
     ENDPOINT,
     PACKAGE_V2,
     a_rollout,
+    error_line,
+    json_output,
     only_line,
     run,
 )
@@ -88,9 +90,7 @@ def test_status_of_a_failed_endpoint_exits_1(world, promoted):
 
 
 def test_status_json_carries_the_same_facts(world, promoted):
-    result = run("status", "--env", "prod", "--json")
-    assert result.exit_code == 0, result.output
-    facts = json.loads(result.stdout)
+    facts = json_output("status", "--env", "prod", "--json")
     assert facts["endpoint"]["config"] == "config-v2"
     assert facts["endpoint"]["model_packages"] == [PACKAGE_V2]
     assert facts["latest"]["deployment_id"] == "d-1"
@@ -99,35 +99,27 @@ def test_status_json_carries_the_same_facts(world, promoted):
 
 def test_status_of_a_missing_endpoint_is_operational_exit_3(world):
     world.stacks["Guardrails-prod-Endpoint"]["EndpointName"] = "guardrails-gone"
-    result = run("status", "--env", "prod")
-    assert result.exit_code == 3
-    assert only_line(result.stderr) == (
-        f"Error: endpoint guardrails-gone: not found in {REGION} (account {ACCOUNT})"
-    )
+    error = error_line("status", "--env", "prod", exit_code=3)
+    assert error == f"Error: endpoint guardrails-gone: not found in {REGION} (account {ACCOUNT})"
 
 
 def test_status_of_an_undeployed_environment_says_so_with_exit_3(world):
     del world.stacks["Guardrails-prod-Stateful"]
-    result = run("status", "--env", "prod")
-    assert result.exit_code == 3
-    assert only_line(result.stderr) == (
+    error = error_line("status", "--env", "prod", exit_code=3)
+    assert error == (
         f"Error: stack Guardrails-prod-Stateful: not deployed in {REGION} (run cdk deploy)"
     )
 
 
 def test_unknown_environment_is_bad_usage(world):
-    result = run("status", "--env", "qa")
-    assert result.exit_code == 2
-    assert only_line(result.stderr) == (
-        "Error: env: unknown environment 'qa' (known: dev, staging, prod)"
-    )
+    error = error_line("status", "--env", "qa", exit_code=2)
+    assert error == "Error: env: unknown environment 'qa' (known: dev, staging, prod)"
 
 
 def test_credentials_for_another_account_are_refused_with_exit_3(world):
     shipped = Path(__file__).resolve().parents[3] / "cdk.json"  # placeholder account 111111111111
-    result = run("history", "--env", "prod", config=shipped)
-    assert result.exit_code == 3
-    assert only_line(result.stderr) == (
+    error = error_line("history", "--env", "prod", config=shipped, exit_code=3)
+    assert error == (
         "Error: environments.prod.account: is 111111111111, but the credentials are for "
         f"account {ACCOUNT} (pick another --profile)"
     )
@@ -135,9 +127,8 @@ def test_credentials_for_another_account_are_refused_with_exit_3(world):
 
 def test_status_without_credentials_is_one_line_and_exit_3(monkeypatch, tmp_path):
     _no_credentials(monkeypatch, tmp_path)
-    result = run("status", "--env", "prod")
-    assert result.exit_code == 3
-    assert only_line(result.stderr).startswith("Error: no AWS credentials found")
+    error = error_line("status", "--env", "prod", exit_code=3)
+    assert error.startswith("Error: no AWS credentials found")
 
 
 def _no_credentials(monkeypatch, tmp_path) -> None:
@@ -181,9 +172,7 @@ def test_without_a_cdk_json_status_works_from_the_deployed_stacks(
     for name in ("GUARDRAILS_CDK_JSON", "GUARDRAILS_APP_DIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no cdk.json here or above
-    result = run("status", "--env", "prod", "--json", config=None)
-    assert result.exit_code == 0, result.output
-    facts = json.loads(result.stdout)
+    facts = json_output("status", "--env", "prod", "--json", config=None)
     # The region of the AWS profile (AWS_DEFAULT_REGION here), no account check.
     assert (facts["region"], facts["account"]) == (REGION, ACCOUNT)
     assert facts["endpoint"]["config"] == "config-v2"
@@ -193,9 +182,8 @@ def test_without_a_cdk_json_plan_with_env_says_where_it_looked(monkeypatch, tmp_
     for name in ("GUARDRAILS_CDK_JSON", "GUARDRAILS_APP_DIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
-    result = run("plan", "--env", "prod", "--baseline-rate", "0.01", config=None)
-    assert result.exit_code == 2
-    assert only_line(result.stderr) == (
+    error = error_line("plan", "--env", "prod", "--baseline-rate", "0.01", config=None, exit_code=2)
+    assert error == (
         f"Error: config: no cdk.json with guardrails settings in {tmp_path} or its parents: "
         "run from the app's checkout, pass --app-dir DIR or set GUARDRAILS_APP_DIR"
     )
@@ -317,9 +305,8 @@ def test_rollback_goes_ahead_when_confirmed(world, promoted):
 
 def test_rollback_refuses_while_a_rollout_holds_the_lock(world, promoted):
     hold_lock(world.table, ENDPOINT, "d-2")
-    result = run("rollback", "--env", "prod", "--yes")
-    assert result.exit_code == 1
-    assert only_line(result.stderr) == (
+    error = error_line("rollback", "--env", "prod", "--yes", exit_code=1)
+    assert error == (
         f"Error: refused: rollout d-2 (started by ci) holds the lock on {ENDPOINT}; "
         "wait for it or use --force"
     )
@@ -334,18 +321,14 @@ def test_rollback_force_overrides_the_lock(world, promoted):
 
 
 def test_rollback_refuses_a_target_that_does_not_exist(world, promoted):
-    result = run("rollback", "--env", "prod", "--to", "config-v9", "--yes")
-    assert result.exit_code == 1
-    assert only_line(result.stderr) == (
-        f"Error: refused: endpoint config config-v9 does not exist in {REGION}"
-    )
+    error = error_line("rollback", "--env", "prod", "--to", "config-v9", "--yes", exit_code=1)
+    assert error == f"Error: refused: endpoint config config-v9 does not exist in {REGION}"
     assert world.updates == []
 
 
 def test_rollback_without_a_record_needs_a_target(world):
-    result = run("rollback", "--env", "prod", "--yes")
-    assert result.exit_code == 1
-    assert only_line(result.stderr) == (
+    error = error_line("rollback", "--env", "prod", "--yes", exit_code=1)
+    assert error == (
         f"Error: endpoint {ENDPOINT} has no rollout on record: name the config with --to"
     )
 
@@ -359,16 +342,14 @@ def test_rollback_to_what_already_serves_is_a_no_op(world, promoted):
 
 def test_rollback_of_a_missing_endpoint_is_one_line_and_exit_3(world, promoted):
     world.stacks["Guardrails-prod-Endpoint"]["EndpointName"] = "guardrails-gone"
-    result = run("rollback", "--env", "prod", "--yes")
-    assert result.exit_code == 3
-    assert only_line(result.stderr).startswith("Error: endpoint guardrails-gone: not found")
+    error = error_line("rollback", "--env", "prod", "--yes", exit_code=3)
+    assert error.startswith("Error: endpoint guardrails-gone: not found")
 
 
 def test_rollback_waits_for_an_endpoint_that_is_still_updating(world, promoted):
     sagemaker_backends[ACCOUNT][REGION].endpoints[ENDPOINT].endpoint_status = "Updating"
-    result = run("rollback", "--env", "prod", "--yes")
-    assert result.exit_code == 1
-    assert only_line(result.stderr).startswith(
+    error = error_line("rollback", "--env", "prod", "--yes", exit_code=1)
+    assert error.startswith(
         f"Error: refused: endpoint {ENDPOINT} is Updating on config-v2; "
         "roll back once it is InService"
     )
@@ -376,9 +357,8 @@ def test_rollback_waits_for_an_endpoint_that_is_still_updating(world, promoted):
 
 
 def test_rollback_needs_a_reason(world, promoted):
-    result = run("rollback", "--env", "prod", "--yes", "--reason", " ")
-    assert result.exit_code == 2
-    assert only_line(result.stderr) == "Error: --reason: say why the endpoint is rolled back"
+    error = error_line("rollback", "--env", "prod", "--yes", "--reason", " ", exit_code=2)
+    assert error == "Error: --reason: say why the endpoint is rolled back"
     assert world.updates == []
 
 

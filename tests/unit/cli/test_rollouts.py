@@ -20,7 +20,16 @@ from guardrails.arns import execution_arn
 from guardrails.cli import follow
 from guardrails.services.stepfunctions import Execution
 from tests.aws import INFERENCE_SPECIFICATION, REGION, hold_lock
-from tests.unit.cli.world import ACCOUNT, ENDPOINT, World, a_rollout, only_line, run
+from tests.unit.cli.world import (
+    ACCOUNT,
+    ENDPOINT,
+    World,
+    a_rollout,
+    error_line,
+    json_output,
+    only_line,
+    run,
+)
 
 CALLER = f"cli:arn:aws:sts::{ACCOUNT}:user/moto"
 JUDGE_RESPONSE = {
@@ -124,6 +133,18 @@ def then(rollout: ScriptedRollout, *steps: Callable[[str, str], None]) -> None:
         rollout.steps.append(lambda step=step: step(*rollout.started_by_the_cli()))
 
 
+def decided_then_ended(
+    rollout: ScriptedRollout, decision: str, reason: str, *, status: str, because: str
+) -> None:
+    """The rollout the CLI starts records one judge decision, then ends with `status`."""
+    then(
+        rollout,
+        rollout.begin,
+        lambda name, arn: rollout.decide(name, decision, reason),
+        lambda name, arn: rollout.end(name, arn, status, because),
+    )
+
+
 # --------------------------------------------------------------------------- start
 
 
@@ -158,11 +179,12 @@ def test_start_json_is_one_document(world):
 
 def test_start_wait_follows_the_decisions_to_a_promotion(world, rollout):
     package = register()
-    then(
+    decided_then_ended(
         rollout,
-        rollout.begin,
-        lambda name, arn: rollout.decide(name, "continue", "error_rate: inconclusive"),
-        lambda name, arn: rollout.end(name, arn, records.STATUS_PROMOTED, "all metrics fine"),
+        "continue",
+        "error_rate: inconclusive",
+        status=records.STATUS_PROMOTED,
+        because="all metrics fine",
     )
     result = run("start", "--env", "prod", "--model-package", package, "--wait", "--interval", "5")
     assert result.exit_code == 0, result.output
@@ -194,11 +216,12 @@ def test_start_wait_exits_1_when_the_rollout_is_rolled_back(world, rollout):
 
 def test_start_wait_json_reports_the_end_and_every_decision(world, rollout):
     package = register()
-    then(
+    decided_then_ended(
         rollout,
-        rollout.begin,
-        lambda name, arn: rollout.decide(name, "rollback", "error_rate: regression"),
-        lambda name, arn: rollout.end(name, arn, records.STATUS_ROLLED_BACK, "regression"),
+        "rollback",
+        "error_rate: regression",
+        status=records.STATUS_ROLLED_BACK,
+        because="regression",
     )
     result = run("start", "--env", "prod", "--model-package", package, "--wait", "--json")
     assert result.exit_code == 1
@@ -230,9 +253,8 @@ def test_ctrl_c_stops_following_not_the_rollout(world, rollout):
 def test_start_is_refused_while_a_rollout_holds_the_lock(world):
     package = register()
     hold_lock(world.table, ENDPOINT, "d-9")
-    result = run("start", "--env", "prod", "--model-package", package)
-    assert result.exit_code == 1
-    assert only_line(result.stderr) == (
+    error = error_line("start", "--env", "prod", "--model-package", package, exit_code=1)
+    assert error == (
         f"Error: refused: rollout d-9 (started by ci) holds the lock on {ENDPOINT}; wait for "
         "it, or stop it with guardrails abort --env prod"
     )
@@ -241,9 +263,8 @@ def test_start_is_refused_while_a_rollout_holds_the_lock(world):
 
 def test_start_is_refused_for_a_package_that_is_not_approved(world):
     package = register(status="PendingManualApproval")
-    result = run("start", "--env", "prod", "--model-package", package)
-    assert result.exit_code == 1
-    assert only_line(result.stderr) == (
+    error = error_line("start", "--env", "prod", "--model-package", package, exit_code=1)
+    assert error == (
         f"Error: refused: model package {package} is PendingManualApproval: only Approved "
         "model packages are rolled out"
     )
@@ -270,18 +291,16 @@ def test_start_takes_a_package_of_the_pipelines_account_and_leaves_its_checks_to
     ],
 )  # fmt: skip
 def test_start_with_a_bad_package_is_bad_usage(world, package, error):
-    result = run("start", "--env", "prod", "--model-package", package)
-    assert result.exit_code == 2
-    assert only_line(result.stderr).startswith(error)
+    printed = error_line("start", "--env", "prod", "--model-package", package, exit_code=2)
+    assert printed.startswith(error)
     assert world.called("StartExecution") == []
 
 
 def test_start_without_the_rollout_stack_is_operational(world):
     package = register()
     del world.stacks["Guardrails-prod-Rollout"]
-    result = run("start", "--env", "prod", "--model-package", package)
-    assert result.exit_code == 3
-    assert only_line(result.stderr) == (
+    error = error_line("start", "--env", "prod", "--model-package", package, exit_code=3)
+    assert error == (
         f"Error: stack Guardrails-prod-Rollout: not deployed in {REGION} (run cdk deploy)"
     )
 
@@ -377,9 +396,7 @@ def test_abort_asks_first_and_stops_nothing_when_declined(world, rollout):
 
 def test_abort_json(world, rollout):
     arn = in_flight(world, rollout)
-    result = run("abort", "--env", "prod", "--reason", "bad canary", "--yes", "--json")
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {
+    assert json_output("abort", "--env", "prod", "--reason", "bad canary", "--yes", "--json") == {
         "environment": "prod",
         "deployment_id": "d-2",
         "execution_arn": arn,
@@ -390,19 +407,15 @@ def test_abort_json(world, rollout):
 
 
 def test_abort_with_nothing_running_exits_1(world, promoted):
-    result = run("abort", "--env", "prod", "--reason", "just in case", "--yes")
-    assert result.exit_code == 1
-    assert only_line(result.stderr) == "Error: nothing to abort: no rollout of prod is running"
+    error = error_line("abort", "--env", "prod", "--reason", "just in case", "--yes", exit_code=1)
+    assert error == "Error: nothing to abort: no rollout of prod is running"
 
 
 def test_abort_asks_which_when_several_run(world, rollout):
     first = start_execution(world, "d-3")
     second = start_execution(world, "d-4")
-    result = run("abort", "--env", "prod", "--reason", "stop", "--yes")
-    assert result.exit_code == 2
-    assert only_line(result.stderr).startswith(
-        "Error: --deployment: 2 rollouts are running (d-4 (started "
-    )
+    error = error_line("abort", "--env", "prod", "--reason", "stop", "--yes", exit_code=2)
+    assert error.startswith("Error: --deployment: 2 rollouts are running (d-4 (started ")
     named = run("abort", "--env", "prod", "--reason", "stop", "--yes", "--deployment", "d-3")
     assert named.exit_code == 0, named.output
     assert [c["executionArn"] for c in world.called("StopExecution")] == [first]

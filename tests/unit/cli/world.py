@@ -9,6 +9,7 @@ way to moto, which keeps no stop cause.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from moto.stepfunctions.models import stepfunctions_backends
 
 from guardrails import records
 from guardrails.cli import cli
-from tests.aws import REGION, create_deployment_table
+from tests.aws import REGION, create_deployment_table, deployment_record
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "cli"
 CDK_JSON = FIXTURES / "cdk.json"  # every environment in moto's account, us-east-1
@@ -125,18 +126,9 @@ def _rollout_state_machine() -> str:
 
 
 def a_rollout(deployment_id: str, **overrides: str) -> records.DeploymentRecord:
-    values = dict(
-        deployment_id=deployment_id,
-        endpoint_name=ENDPOINT,
-        environment="prod",
-        model_package_arn=PACKAGE_V2,
-        previous_endpoint_config="config-v1",
-        new_endpoint_config="config-v2",
-        strategy="linear",
-        started_by="pipeline",
-        started_at="2026-11-20T10:00:00.000000Z",
-    )
-    return records.DeploymentRecord(**{**values, **overrides})
+    """A prod rollout of PACKAGE_V2 started on 20 November."""
+    started = {"model_package_arn": PACKAGE_V2, "started_at": "2026-11-20T10:00:00.000000Z"}
+    return deployment_record(deployment_id, **{**started, **overrides})
 
 
 # Each CLI run opens a new boto3 session; one shared loader keeps the service models parsed once.
@@ -198,3 +190,17 @@ def only_line(text: str) -> str:
     lines = text.strip().splitlines()
     assert len(lines) == 1, text
     return lines[0]
+
+
+def json_output(*args: str, exit_code: int = 0, **options: Any) -> Any:
+    """Runs the CLI, which must exit with `exit_code`, and returns the JSON it printed."""
+    result = run(*args, **options)
+    assert result.exit_code == exit_code, result.output
+    return json.loads(result.stdout)
+
+
+def error_line(*args: str, exit_code: int, **options: Any) -> str:
+    """Runs the CLI, which must fail with `exit_code`, and returns its one line of error."""
+    result = run(*args, **options)
+    assert result.exit_code == exit_code, result.output
+    return only_line(result.stderr)

@@ -37,7 +37,7 @@ from guardrails.services.cloudwatch import CloudWatchSeam
 from guardrails.services.sagemaker import SageMakerSeam
 from guardrails.services.sns import Notifier
 from guardrails.services.ssm import ServingModelParameter
-from tests.aws import REGION, create_deployment_table
+from tests.aws import REGION, create_deployment_table, on_call_inbox
 from tests.released import RELEASED_BUCKET, create_released_bucket, register, release
 
 ENDPOINT = "guardrails-test"
@@ -260,12 +260,7 @@ def make_world(
     sns = boto3.client("sns", region_name=REGION)
     sqs = boto3.client("sqs", region_name=REGION)
 
-    topic_arn = sns.create_topic(Name="on-call")["TopicArn"]
-    queue_url = sqs.create_queue(QueueName="on-call")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    topic_arn, queue_url = on_call_inbox(sns, sqs)
     for name in ALARMS:
         cloudwatch.put_metric_alarm(
             AlarmName=name,

@@ -666,9 +666,9 @@ class SimulatedSageMaker:
         outcome = self._answer((fleet.config, name, variant["model"], green, False))
         self.invocations.append((self.now, name, variant["model"]))
         if outcome == "5xx":
-            raise _runtime_error("InternalFailure", 500, "An internal error occurred")
+            raise runtime_error("InternalFailure", 500, "An internal error occurred")
         if outcome == "4xx":
-            raise _runtime_error("ModelError", 424, "Received client error from the model")
+            raise runtime_error("ModelError", 424, "Received client error from the model")
         body = params["Body"].decode() if isinstance(params["Body"], bytes) else params["Body"]
         label = self.labels.get(body, self.rng.randrange(2))
         right = self.rng.random() < self._model(variant["model"]).accuracy
@@ -805,7 +805,8 @@ def installed(
     return sim
 
 
-def _runtime_error(code: str, status: int, message: str) -> ClientError:
+def runtime_error(code: str, status: int, message: str) -> ClientError:
+    """What sagemaker-runtime raises for InvokeEndpoint with this code and HTTP status."""
     return ClientError(
         {
             "Error": {"Code": code, "Message": message},

@@ -12,9 +12,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-import pytest
-from moto import mock_aws
-
 from guardrails import records
 from guardrails.rollout.endpoint_configs import resource_names
 from guardrails.rollout.serving import ServingModel
@@ -35,12 +32,6 @@ from tests.unit.rollout.state_machine_driver import Driver
 
 NAMES = resource_names(ENDPOINT, "d-1")
 SHAPE = {"instance_count": 1, "min_capacity": 1, "max_capacity": 3}
-
-
-@pytest.fixture
-def aws():
-    with mock_aws():
-        yield
 
 
 def simulate(
@@ -128,9 +119,7 @@ def test_a_first_deploy_without_traffic_promotes_after_the_bake_time(aws, monkey
     assert judged[-1]["details"]["elapsed_seconds"] >= world.ctx.settings.judge.bake_time_seconds
 
 
-def test_a_first_deploy_breaching_a_limit_is_rolled_back_by_deleting_the_endpoint(
-    aws, monkeypatch
-):
+def test_a_first_deploy_breaching_a_limit_is_rolled_back_by_deleting_the_endpoint(aws, monkeypatch):
     world, sim = simulate(
         monkeypatch, candidate=ModelProfile(error_rate=0.2), requests_per_minute=300
     )

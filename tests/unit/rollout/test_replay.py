@@ -14,9 +14,8 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError, ReadTimeoutError
+from botocore.exceptions import ReadTimeoutError
 from botocore.response import StreamingBody
-from moto import mock_aws
 
 from guardrails import records
 from guardrails.release.record import released_location
@@ -37,6 +36,7 @@ from tests.unit.rollout.doubles import (
     World,
     make_world,
 )
+from tests.unit.rollout.sagemaker_sim import runtime_error
 
 
 @pytest.fixture(autouse=True)
@@ -167,28 +167,6 @@ class FakeRuntime:
                 "InvokedProductionVariant": variant}  # fmt: skip
 
 
-def throttled() -> ClientError:
-    return ClientError(
-        {"Error": {"Code": "ThrottlingException", "Message": "slow down"},
-         "ResponseMetadata": {"HTTPStatusCode": 400}},
-        "InvokeEndpoint",
-    )  # fmt: skip
-
-
-def model_error() -> ClientError:
-    return ClientError(
-        {"Error": {"Code": "ModelError", "Message": "bad row"},
-         "ResponseMetadata": {"HTTPStatusCode": 424}},
-        "InvokeEndpoint",
-    )  # fmt: skip
-
-
-@pytest.fixture
-def aws():
-    with mock_aws():
-        yield
-
-
 def replay_world(monkeypatch, *, strategy: str = "ab", rate: int = 120) -> World:
     world = make_world(
         monkeypatch,
@@ -282,8 +260,10 @@ def test_ab_answers_become_labelled_counts_of_each_fleet(aws, monkeypatch):
 
 def test_failures_and_throttling_are_counted_and_never_raised(aws, monkeypatch):
     world = replay_world(monkeypatch)
+    throttled = runtime_error("ThrottlingException", 400, "slow down")
+    model_error = runtime_error("ModelError", 424, "bad row")
     timeout = ReadTimeoutError(endpoint_url="https://runtime.sagemaker")
-    script = [VARIANT, throttled(), model_error(), timeout, CANDIDATE_VARIANT, VARIANT]
+    script = [VARIANT, throttled, model_error, timeout, CANDIDATE_VARIANT, VARIANT]
     round_ = run_round(world, FakeRuntime(world, script))
 
     assert (round_.sent, round_.answered, round_.failed, round_.throttled) == (120, 60, 40, 20)

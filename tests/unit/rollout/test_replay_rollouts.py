@@ -8,7 +8,6 @@ step sent through the endpoint's routing, and every answer is scored against its
 from __future__ import annotations
 
 import pytest
-from moto import mock_aws
 
 from guardrails import records
 from guardrails.config import EnvironmentConfig, default_config
@@ -24,12 +23,6 @@ from tests.unit.rollout.state_machine_driver import Driver
 SHIPPED = default_config({"prod": {"account": "111111111111", "region": "eu-west-1"}})
 STAGING = SHIPPED.environment("staging")
 DEV = SHIPPED.environment("dev")
-
-
-@pytest.fixture
-def aws():
-    with mock_aws():
-        yield
 
 
 def staging(
@@ -149,9 +142,7 @@ def test_a_model_worse_by_more_than_the_accuracy_margin_is_rolled_back_on_the_la
 
 def test_dev_judges_its_few_users_and_the_replay_but_cannot_attribute_accuracy(aws, monkeypatch):
     """Dev: all-at-once with 60 real requests a minute and 120 replayed."""
-    world, sim = staging(
-        monkeypatch, candidate=ModelProfile(), shipped=DEV, requests_per_minute=60
-    )
+    world, sim = staging(monkeypatch, candidate=ModelProfile(), shipped=DEV, requests_per_minute=60)
     run = Driver(world, sim).run()
 
     assert run.result == "PROMOTED"

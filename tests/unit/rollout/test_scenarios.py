@@ -6,7 +6,6 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from moto import mock_aws
 
 from guardrails import records
 from guardrails.rollout import ending, steps
@@ -23,12 +22,6 @@ from guardrails.rollout.state import (
 from tests.unit.rollout.doubles import ENDPOINT, LIVE_CONFIG, VARIANT, World, make_world
 
 PRODUCTION = {"EndpointName": ENDPOINT, "VariantName": VARIANT}
-
-
-@pytest.fixture
-def aws():
-    with mock_aws():
-        yield
 
 
 def start(world: World, deployment_id: str = "d-1", **overrides) -> RolloutState:

@@ -134,15 +134,23 @@ def test_describe_endpoint_reads_instance_counts_and_when_the_new_fleet_took_tra
     assert view.pending_traffic_since == baking  # provisioning does not count as traffic
 
 
+def stubbed_runtime(stub: Stubber, answer: bytes, **response: str) -> None:
+    """InvokeEndpoint of endpoint "e" with the CSV row "1,2" answers `answer`."""
+    stub.add_response(
+        "invoke_endpoint",
+        {
+            "Body": StreamingBody(io.BytesIO(answer), len(answer)),
+            "ContentType": "text/csv",
+            **response,
+        },
+        {"EndpointName": "e", "Body": b"1,2", "ContentType": "text/csv"},
+    )
+
+
 def test_invoke_returns_the_body():
     runtime = boto3.client("sagemaker-runtime", region_name=REGION)
-    body = StreamingBody(io.BytesIO(b"0.73"), 4)
     with Stubber(runtime) as stub:
-        stub.add_response(
-            "invoke_endpoint",
-            {"Body": body, "ContentType": "text/csv"},
-            {"EndpointName": "e", "Body": b"1,2", "ContentType": "text/csv"},
-        )
+        stubbed_runtime(stub, b"0.73")
         assert SageMakerSeam(None, runtime).invoke("e", "1,2", "text/csv") == b"0.73"
 
 
@@ -153,12 +161,7 @@ def test_invoke_needs_a_runtime_client():
 
 def test_a_routed_invocation_says_which_variant_answered():
     runtime = boto3.client("sagemaker-runtime", region_name=REGION)
-    body = StreamingBody(io.BytesIO(b"0.12"), 4)
     with Stubber(runtime) as stub:
-        stub.add_response(
-            "invoke_endpoint",
-            {"Body": body, "ContentType": "text/csv", "InvokedProductionVariant": "Candidate"},
-            {"EndpointName": "e", "Body": b"1,2", "ContentType": "text/csv"},
-        )
+        stubbed_runtime(stub, b"0.12", InvokedProductionVariant="Candidate")
         answer = SageMakerSeam(None, runtime).invoke_routed("e", "1,2", "text/csv")
     assert (answer.body, answer.variant) == (b"0.12", "Candidate")
