@@ -31,18 +31,6 @@ def create_deployment_table(name: str = "deployments") -> Any:
     )
 
 
-def on_call_inbox(sns: Any, sqs: Any, *, queue_name: str = "on-call") -> tuple[str, str]:
-    """The on-call topic with an SQS queue subscribed, so a test reads what was published.
-
-    Returns the topic's ARN and the queue's URL.
-    """
-    topic_arn = sns.create_topic(Name="on-call")["TopicArn"]
-    queue_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
-    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=attributes["Attributes"]["QueueArn"])
-    return topic_arn, queue_url
-
-
 def deployment_record(deployment_id: str = "d-1", **overrides: Any) -> records.DeploymentRecord:
     """A prod rollout of package 2 from config-v1 to config-v2, as the Start step records it."""
     values: dict[str, Any] = dict(

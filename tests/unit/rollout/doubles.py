@@ -37,7 +37,7 @@ from guardrails.services.cloudwatch import CloudWatchSeam
 from guardrails.services.sagemaker import SageMakerSeam
 from guardrails.services.sns import Notifier
 from guardrails.services.ssm import ServingModelParameter
-from tests.aws import REGION, create_deployment_table, on_call_inbox
+from tests.aws import REGION, Inbox, create_deployment_table
 from tests.released import RELEASED_BUCKET, create_released_bucket, register, release
 
 ENDPOINT = "guardrails-test"
@@ -258,9 +258,7 @@ def make_world(
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     cloudwatch = boto3.client("cloudwatch", region_name=REGION)
     sns = boto3.client("sns", region_name=REGION)
-    sqs = boto3.client("sqs", region_name=REGION)
-
-    topic_arn, queue_url = on_call_inbox(sns, sqs)
+    on_call = Inbox.create("on-call")
     for name in ALARMS:
         cloudwatch.put_metric_alarm(
             AlarmName=name,
@@ -325,7 +323,7 @@ def make_world(
         strategy=strategy,
         deployment=deployment or {},
         judge={"bake_time_seconds": 300, "max_bake_time_seconds": 3600, **(judge or {})},
-        topic_arn=topic_arn,
+        topic_arn=on_call.topic_arn,
         endpoint=endpoint,
         traffic=traffic,
     )
@@ -333,7 +331,7 @@ def make_world(
         settings=rollout_settings.load_settings(env),
         sagemaker=SageMakerSeam(sagemaker, boto3.client("sagemaker-runtime", region_name=REGION)),
         cloudwatch=CloudWatchSeam(cloudwatch),
-        notifier=Notifier(sns, topic_arn),
+        notifier=Notifier(sns, on_call.topic_arn),
         table=table,
         serving_model=ServingModelParameter(ssm, SERVING_MODEL_PARAMETER),
         autoscaling=autoscaling,
@@ -345,8 +343,8 @@ def make_world(
         table=table,
         sagemaker=sagemaker,
         cloudwatch=cloudwatch,
-        sqs=sqs,
-        queue_url=queue_url,
+        sqs=on_call.sqs,
+        queue_url=on_call.queue_url,
         approved_package=packages["Approved"],
         pending_package=packages["Pending"],
         env=env,
