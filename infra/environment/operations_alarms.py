@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import aws_cdk as cdk
 import aws_cdk.aws_cloudwatch as cloudwatch
-import aws_cdk.aws_cloudwatch_actions as cloudwatch_actions
 import aws_cdk.aws_lambda as lambda_
 import aws_cdk.aws_sns as sns
 import aws_cdk.aws_stepfunctions as sfn
 from constructs import Construct
 
-PERIOD = cdk.Duration.minutes(5)
+from infra.dead_letters import PERIOD, page_on_call
 
 
 class OperationsAlarms(Construct):
@@ -35,22 +33,14 @@ class OperationsAlarms(Construct):
         topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, id_)
-        notify = cloudwatch_actions.SnsAction(topic)
         self.alarms: list[cloudwatch.Alarm] = []
 
         def page(id_: str, metric: cloudwatch.IMetric, description: str) -> None:
-            alarm = cloudwatch.Alarm(
-                self,
-                id_,
-                alarm_description=f"{subject}: {description}",
-                metric=metric,
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            self.alarms.append(
+                page_on_call(
+                    self, id_, metric=metric, description=f"{subject}: {description}", topic=topic
+                )
             )
-            alarm.add_alarm_action(notify)
-            self.alarms.append(alarm)
 
         page(
             "ExecutionsTimedOut",
