@@ -26,6 +26,7 @@ from infra.lambda_code import runtime_code
 from infra.pipeline.approval import ApprovalStep
 from infra.pipeline.builds import PipelineBuilds
 from infra.pipeline.evidence import EvidenceStep
+from infra.pipeline.host import PipelineHost
 from infra.pipeline.model_pipeline import DeployEnvironment, ModelPipeline, PipelineSource
 from infra.pipeline.package_events import PackageStateEvents
 from infra.pipeline.training_roles import ModelBuildRole
@@ -65,7 +66,6 @@ class PipelineStack(cdk.Stack):
         released = host_stateful.released_artifacts
         if host_stateful.pipeline_artifacts is None or released is None:
             raise ValueError(f"{host_stateful.stack_name} does not host the pipeline")
-        group_name = host_stateful.model_package_group.group_name
         placement = Placement.of(self, host)
         targets = [DeployEnvironment.of(self, env) for env in deploy_environments]
         # The approvals of what reaches production are in these logs: kept when prod is a target.
@@ -75,36 +75,27 @@ class PipelineStack(cdk.Stack):
             description="Guardrails model pipeline logs",
             retain=any(env.production for env in deploy_environments),
         )
-        code = runtime_code()
-
-        build_role = ModelBuildRole(
-            self,
-            "ModelBuild",
-            bucket=host_stateful.bucket,
+        shared = PipelineHost(
+            model_package_group_name=host_stateful.model_package_group.group_name,
             key=host_stateful.key,
-            model_package_group_name=group_name,
-        ).role
+            bucket=host_stateful.bucket,
+            released=released,
+            table=host_stateful.table,
+            on_call=host_stateful.topic,
+            code=runtime_code(),
+            logs=logs,
+        )
+        build_role = ModelBuildRole(self, "ModelBuild", host=shared).role
         builds = PipelineBuilds(
             self,
             "Builds",
             settings=settings,
             sagemaker_pipeline_name=sagemaker_pipeline_name(host),
             sagemaker_role=build_role,
-            model_package_group_name=group_name,
-            bucket=host_stateful.bucket,
-            key=host_stateful.key,
-            logs=logs,
+            host=shared,
         )
         approval = ApprovalStep(
-            self,
-            "Approval",
-            model_package_group_name=group_name,
-            approver_emails=settings.approver_emails,
-            key=host_stateful.key,
-            artifact_bucket=host_stateful.bucket,
-            released=released,
-            code=code,
-            logs=logs,
+            self, "Approval", approver_emails=settings.approver_emails, host=shared
         )
         prod_approval = None
         boundary = prod_approval_boundary(deploy_environments)
@@ -117,9 +108,7 @@ class PipelineStack(cdk.Stack):
                 approves=approves,
                 role_name=placement.role_name(APPROVAL_EVIDENCE_ROLE),
                 topic=approval.topic,
-                key=host_stateful.key,
-                code=code,
-                logs=logs,
+                host=shared,
             )
         self.model_pipeline = ModelPipeline(
             self,
@@ -141,15 +130,9 @@ class PipelineStack(cdk.Stack):
         package_events = PackageStateEvents(
             self,
             "PackageEvents",
-            model_package_group_name=group_name,
             role_name=placement.role_name(PACKAGE_STATE_ROLE),
             deploy_environments=targets,
-            released_bucket=released.bucket,
-            table=host_stateful.table,
-            on_call=host_stateful.topic,
-            key=host_stateful.key,
-            code=code,
-            logs=logs,
+            host=shared,
         )
         alarmed = {
             "MarkApproved": (

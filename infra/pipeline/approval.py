@@ -7,18 +7,13 @@ from collections.abc import Sequence
 import aws_cdk as cdk
 import aws_cdk.aws_codepipeline as codepipeline
 import aws_cdk.aws_iam as iam
-import aws_cdk.aws_kms as kms
-import aws_cdk.aws_lambda as lambda_
-import aws_cdk.aws_s3 as s3
-import aws_cdk.aws_sns as sns
-import aws_cdk.aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from guardrails.release import settings
-from infra.encrypted_logs import EncryptedLogs
-from infra.environment.released_artifacts import ReleasedArtifacts
+from infra.environment.notifications import encrypted_topic
 from infra.lambda_function import GuardrailsFunction
 from infra.nag import acknowledge_wildcards, acknowledge_wildcards_when_resolved
+from infra.pipeline.host import PipelineHost
 from pipelines import RUNS_PREFIX
 
 # Copying a model of a few hundred MB through the function takes minutes, not seconds.
@@ -41,43 +36,37 @@ class ApprovalStep(Construct):
         scope: Construct,
         id_: str,
         *,
-        model_package_group_name: str,
         approver_emails: Sequence[str],
-        key: kms.IKey,
-        artifact_bucket: s3.IBucket,
-        released: ReleasedArtifacts,
-        code: lambda_.Code,
-        logs: EncryptedLogs,
+        host: PipelineHost,
     ) -> None:
         super().__init__(scope, id_)
         stack = cdk.Stack.of(self)
-        self.topic = sns.Topic(
+        released = host.released
+        self.topic = encrypted_topic(
             self,
             "ApproversTopic",
             display_name="Guardrails model approvals",
-            master_key=key,
-            enforce_ssl=True,
+            key=host.key,
+            emails=approver_emails,
         )
-        for email in approver_emails:
-            self.topic.add_subscription(subscriptions.EmailSubscription(email))
 
         # Imported by ARN: every policy below then lives in this stack, not the stateful one.
         role = self._role = iam.Role.from_role_arn(
             self, "WriterRole", released.writer_role.role_arn, mutable=True
         )
-        trained = artifact_bucket.s3_url_for_object(f"{RUNS_PREFIX}/")
+        trained = host.bucket.s3_url_for_object(f"{RUNS_PREFIX}/")
         approver = GuardrailsFunction(
             Construct(self, "MarkApproved"),
             handler="guardrails.release.handlers.approval",
             description="Guardrails pipeline: release the package's artifacts, record the "
             "approver and mark it Approved",
             environment={
-                settings.GROUP_NAME: model_package_group_name,
+                settings.GROUP_NAME: host.model_package_group_name,
                 settings.RELEASED_BUCKET: released.bucket.bucket_name,
                 settings.TRAINED_ARTIFACTS: trained,
             },
-            code=code,
-            logs=logs,
+            code=host.code,
+            logs=host.logs,
             timeout=APPROVAL_TIMEOUT,
             memory_size=APPROVAL_MEMORY_MB,
             role=role,
@@ -86,9 +75,9 @@ class ApprovalStep(Construct):
         packages = stack.format_arn(
             service="sagemaker",
             resource="model-package",
-            resource_name=f"{model_package_group_name.lower()}/*",
+            resource_name=f"{host.model_package_group_name.lower()}/*",
         )
-        runs = artifact_bucket.arn_for_objects(f"{RUNS_PREFIX}/*")
+        runs = host.bucket.arn_for_objects(f"{RUNS_PREFIX}/*")
         statements = [
             iam.PolicyStatement(
                 actions=["sagemaker:DescribeModelPackage", "sagemaker:UpdateModelPackage"],
@@ -102,7 +91,7 @@ class ApprovalStep(Construct):
             ),
             # The registered version of what the pipeline's runs wrote: model and test split.
             iam.PolicyStatement(actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[runs]),
-            iam.PolicyStatement(actions=["kms:Decrypt"], resources=[key.key_arn]),
+            iam.PolicyStatement(actions=["kms:Decrypt"], resources=[host.key.key_arn]),
         ]  # fmt: skip
         for statement in statements:
             role.add_to_principal_policy(statement)

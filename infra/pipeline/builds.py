@@ -5,13 +5,12 @@ from __future__ import annotations
 import aws_cdk as cdk
 import aws_cdk.aws_codebuild as codebuild
 import aws_cdk.aws_iam as iam
-import aws_cdk.aws_kms as kms
-import aws_cdk.aws_s3 as s3
 from constructs import Construct
 
 from infra.config import PipelineSettings
-from infra.encrypted_logs import EncryptedLogs
+from infra.environment.identities import sagemaker_arn
 from infra.nag import acknowledge_granted_wildcards, acknowledge_wildcards
+from infra.pipeline.host import PipelineHost
 from pipelines import ARTIFACT_PREFIX, INPUTS_PREFIX
 
 TEST_BUILDSPEC = "buildspec.yml"
@@ -30,29 +29,25 @@ class PipelineBuilds(Construct):
         settings: PipelineSettings,
         sagemaker_pipeline_name: str,
         sagemaker_role: iam.IRole,
-        model_package_group_name: str,
-        bucket: s3.IBucket,
-        key: kms.IKey,
-        logs: EncryptedLogs,
+        host: PipelineHost,
     ) -> None:
         super().__init__(scope, id_)
+        self._host = host
         self.test_project = self._project(
             "Test",
             buildspec=TEST_BUILDSPEC,
             description="Guardrails model pipeline: lint, type checks and unit tests",
             timeout=cdk.Duration.minutes(30),
             variables={},
-            key=key,
-            logs=logs,
         )
         # Every account-specific value the Train buildspec uses; test_buildspecs.py checks it
         # references no other.
         variables = {
             "SAGEMAKER_PIPELINE_NAME": sagemaker_pipeline_name,
             "SAGEMAKER_ROLE_ARN": sagemaker_role.role_arn,
-            "ARTIFACT_BUCKET": bucket.bucket_name,
-            "KMS_KEY_ARN": key.key_arn,
-            "MODEL_PACKAGE_GROUP": model_package_group_name,
+            "ARTIFACT_BUCKET": host.bucket.bucket_name,
+            "KMS_KEY_ARN": host.key.key_arn,
+            "MODEL_PACKAGE_GROUP": host.model_package_group_name,
             "MIN_AUC": str(settings.min_auc),
             "MIN_ACCURACY": str(settings.min_accuracy),
             "MAX_AUC_DROP": str(settings.max_auc_drop),
@@ -65,12 +60,8 @@ class PipelineBuilds(Construct):
             description="Guardrails model pipeline: run the SageMaker Pipeline and register",
             timeout=cdk.Duration.hours(4),
             variables=variables,
-            key=key,
-            logs=logs,
         )
-        self._allow_training(
-            sagemaker_pipeline_name, sagemaker_role, model_package_group_name, bucket, key
-        )
+        self._allow_training(sagemaker_pipeline_name, sagemaker_role)
 
     def _project(
         self,
@@ -80,8 +71,6 @@ class PipelineBuilds(Construct):
         description: str,
         timeout: cdk.Duration,
         variables: dict[str, str],
-        key: kms.IKey,
-        logs: EncryptedLogs,
     ) -> codebuild.PipelineProject:
         project = codebuild.PipelineProject(
             self,
@@ -97,11 +86,11 @@ class PipelineBuilds(Construct):
                 name: codebuild.BuildEnvironmentVariable(value=value)
                 for name, value in variables.items()
             },
-            encryption_key=key,
+            encryption_key=self._host.key,
             timeout=timeout,
             logging=codebuild.LoggingOptions(
                 cloud_watch=codebuild.CloudWatchLoggingOptions(
-                    log_group=logs.log_group(self, f"{id_}Logs")
+                    log_group=self._host.logs.log_group(self, f"{id_}Logs")
                 )
             ),
         )
@@ -116,25 +105,16 @@ class PipelineBuilds(Construct):
         )  # fmt: skip
         return project
 
-    def _allow_training(
-        self,
-        pipeline_name: str,
-        sagemaker_role: iam.IRole,
-        group_name: str,
-        bucket: s3.IBucket,
-        key: kms.IKey,
-    ) -> None:
-        stack = cdk.Stack.of(self)
+    def _allow_training(self, pipeline_name: str, sagemaker_role: iam.IRole) -> None:
+        host = self._host
         role = self.train_project.role
         assert role is not None
-
-        def sagemaker(resource: str, name: str) -> str:
-            return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
-
         # SageMaker lower-cases names in ARNs.
-        pipeline = sagemaker("pipeline", pipeline_name.lower())
-        executions = sagemaker("pipeline", f"{pipeline_name.lower()}/execution/*")
-        packages = sagemaker("model-package", f"{group_name.lower()}/*")
+        pipeline = sagemaker_arn(self, "pipeline", pipeline_name.lower())
+        executions = sagemaker_arn(self, "pipeline", f"{pipeline_name.lower()}/execution/*")
+        packages = sagemaker_arn(
+            self, "model-package", f"{host.model_package_group_name.lower()}/*"
+        )
         statements = [
             iam.PolicyStatement(
                 actions=["sagemaker:DescribePipeline", "sagemaker:CreatePipeline",
@@ -157,9 +137,9 @@ class PipelineBuilds(Construct):
         ]  # fmt: skip
         for statement in statements:
             role.add_to_principal_policy(statement)
-        bucket.grant_put(role, f"{INPUTS_PREFIX}/*")
-        bucket.grant_read(role, f"{ARTIFACT_PREFIX}/*")
-        key.grant_encrypt_decrypt(role)
+        host.bucket.grant_put(role, f"{INPUTS_PREFIX}/*")
+        host.bucket.grant_read(role, f"{ARTIFACT_PREFIX}/*")
+        host.key.grant_encrypt_decrypt(role)
 
         acknowledge_wildcards(
             role,

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 import aws_cdk.aws_iam as iam
-import aws_cdk.aws_kms as kms
-import aws_cdk.aws_lambda as lambda_
 import aws_cdk.aws_sns as sns
 from constructs import Construct
 
 from guardrails.release import settings
-from infra.encrypted_logs import EncryptedLogs
 from infra.lambda_function import GuardrailsFunction
 from infra.nag import acknowledge_wildcards
+from infra.pipeline.host import PipelineHost
 from infra.pipeline.model_pipeline import DeployEnvironment
 
 
@@ -38,9 +36,7 @@ class EvidenceStep(Construct):
         approves: DeployEnvironment,
         role_name: str,
         topic: sns.ITopic,
-        key: kms.IKey,
-        code: lambda_.Code,
-        logs: EncryptedLogs,
+        host: PipelineHost,
     ) -> None:
         super().__init__(scope, id_)
         self.source, self.approves = source, approves
@@ -68,8 +64,8 @@ class EvidenceStep(Construct):
                 settings.EVIDENCE_SOURCE: cdk.Stack.of(self).to_json_string(evidence_source),
                 settings.APPROVERS_TOPIC_ARN: topic.topic_arn,
             },
-            code=code,
-            logs=logs,
+            code=host.code,
+            logs=host.logs,
             role=role,
         ).function
         statements = [
@@ -84,7 +80,7 @@ class EvidenceStep(Construct):
         for statement in statements:
             role.add_to_policy(statement)
         topic.grant_publish(role)
-        key.grant(role, "kms:Decrypt", "kms:GenerateDataKey*")
+        host.key.grant(role, "kms:Decrypt", "kms:GenerateDataKey*")
         acknowledge_wildcards(
             role,
             "CodePipeline's job APIs (GetJobDetails, PutJob*Result) and X-Ray have no resource "
@@ -96,4 +92,3 @@ class EvidenceStep(Construct):
             "Publishing to the KMS-encrypted approvers' topic needs data keys of its key.",
             actions=["kms:GenerateDataKey*"],
         )
-

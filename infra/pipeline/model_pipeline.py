@@ -236,6 +236,7 @@ class ModelPipeline(Construct):
                 mark_approved,
             ],
         )
+
         def rollout_input(approver: actions.LambdaInvokeAction) -> dict[str, str]:
             """Variables, resolved by CodePipeline when the stage starts: the package the Train
             stage registered and the approver the latest approval action recorded."""

@@ -5,22 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import aws_cdk as cdk
-import aws_cdk.aws_dynamodb as dynamodb
 import aws_cdk.aws_events as events
 import aws_cdk.aws_events_targets as targets
 import aws_cdk.aws_iam as iam
-import aws_cdk.aws_kms as kms
-import aws_cdk.aws_lambda as lambda_
-import aws_cdk.aws_s3 as s3
-import aws_cdk.aws_sns as sns
 from constructs import Construct
 
 from guardrails.release import rules, settings
 from guardrails.release.events import DETAIL_TYPE
 from infra.dead_letters import DeadLetterQueue
-from infra.encrypted_logs import EncryptedLogs
+from infra.environment.identities import sagemaker_arn
 from infra.lambda_function import GuardrailsFunction
 from infra.nag import acknowledge_wildcards
+from infra.pipeline.host import PipelineHost
 from infra.pipeline.model_pipeline import DeployEnvironment
 
 
@@ -37,19 +33,13 @@ class PackageStateEvents(Construct):
         scope: Construct,
         id_: str,
         *,
-        model_package_group_name: str,
         role_name: str,
         deploy_environments: Sequence[DeployEnvironment],
-        released_bucket: s3.IBucket,
-        table: dynamodb.ITableV2,
-        on_call: sns.ITopic,
-        key: kms.IKey,
-        code: lambda_.Code,
-        logs: EncryptedLogs,
+        host: PipelineHost,
     ) -> None:
         super().__init__(scope, id_)
-        stack = cdk.Stack.of(self)
-        deploy_targets_json = stack.to_json_string(
+        group_name = host.model_package_group_name
+        deploy_targets_json = cdk.Stack.of(self).to_json_string(
             [
                 {
                     "environment": deploy_env.config.name,
@@ -62,7 +52,10 @@ class PackageStateEvents(Construct):
         )
         # A lost "Rejected" event would leave a rejected model serving: nothing may be lost.
         dead_letters = DeadLetterQueue(
-            self, "DeadLetters", purpose="model package approvals and rejections", topic=on_call
+            self,
+            "DeadLetters",
+            purpose="model package approvals and rejections",
+            topic=host.on_call,
         )
         handler_scope = Construct(self, "Handler")
         # Named: the deploy environments' release access roles trust it by this name.
@@ -80,23 +73,19 @@ class PackageStateEvents(Construct):
             description="Guardrails: refuse approvals made outside the pipeline, roll back "
             "rejected models",
             environment={
-                settings.GROUP_NAME: model_package_group_name,
-                settings.TABLE_NAME: table.table_name,
-                settings.TOPIC_ARN: on_call.topic_arn,
+                settings.GROUP_NAME: group_name,
+                settings.TABLE_NAME: host.table.table_name,
+                settings.TOPIC_ARN: host.on_call.topic_arn,
                 settings.DEPLOY_TARGETS: deploy_targets_json,
-                settings.RELEASED_BUCKET: released_bucket.bucket_name,
+                settings.RELEASED_BUCKET: host.released.bucket.bucket_name,
             },
-            code=code,
-            logs=logs,
+            code=host.code,
+            logs=host.logs,
             dead_letter_queue=dead_letters.queue,
             role=role,
         )
         self.function = handler.function
-
-        def sagemaker(resource: str, name: str) -> str:
-            return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
-
-        packages = sagemaker("model-package", f"{model_package_group_name.lower()}/*")
+        packages = sagemaker_arn(self, "model-package", f"{group_name.lower()}/*")
         statements = [
             iam.PolicyStatement(actions=["sagemaker:DescribeModelPackage"], resources=[packages]),
             iam.PolicyStatement(actions=["sagemaker:ListModelPackages"], resources=["*"]),
@@ -110,19 +99,19 @@ class PackageStateEvents(Construct):
             )
         for statement in statements:
             role.add_to_policy(statement)
-        table.grant_read_write_data(role)
-        on_call.grant_publish(role)
-        key.grant(role, "kms:Decrypt", "kms:GenerateDataKey*")
+        host.table.grant_read_write_data(role)
+        host.on_call.grant_publish(role)
+        host.key.grant(role, "kms:Decrypt", "kms:GenerateDataKey*")
 
         self.rule = events.Rule(
             self,
             "Rule",
-            description=f"Approvals and rejections of packages in {model_package_group_name}",
+            description=f"Approvals and rejections of packages in {group_name}",
             event_pattern=events.EventPattern(
                 source=["aws.sagemaker"],
                 detail_type=[DETAIL_TYPE],
                 detail={
-                    "ModelPackageGroupName": [model_package_group_name],
+                    "ModelPackageGroupName": [group_name],
                     "ModelApprovalStatus": [rules.APPROVED, rules.REJECTED],
                 },
             ),

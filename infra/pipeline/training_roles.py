@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 import aws_cdk.aws_iam as iam
-import aws_cdk.aws_kms as kms
-import aws_cdk.aws_s3 as s3
 from constructs import Construct
 
 from guardrails.release.rules import PENDING
+from infra.environment.identities import sagemaker_arn
 from infra.environment.image_registries import (
     SCIKIT_LEARN_REPOSITORY,
     XGBOOST_REPOSITORY,
     built_in_algorithm_repositories,
 )
 from infra.nag import acknowledge_granted_wildcards, acknowledge_wildcards
+from infra.pipeline.host import PipelineHost
 from pipelines import ARTIFACT_PREFIX
 
 
@@ -26,9 +26,7 @@ class ModelBuildRole(Construct):
         scope: Construct,
         id_: str,
         *,
-        bucket: s3.IBucket,
-        key: kms.IKey,
-        model_package_group_name: str,
+        host: PipelineHost,
     ) -> None:
         super().__init__(scope, id_)
         stack = cdk.Stack.of(self)
@@ -38,15 +36,11 @@ class ModelBuildRole(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="SageMaker Pipeline steps: preprocess, train, evaluate, register",
         )
-
-        def sagemaker(resource: str, name: str) -> str:
-            return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
-
-        jobs = [sagemaker("processing-job", "*"), sagemaker("training-job", "*")]
-        group = model_package_group_name.lower()
+        jobs = [sagemaker_arn(self, kind, "*") for kind in ("processing-job", "training-job")]
+        group = host.model_package_group_name.lower()
         packages = [
-            sagemaker("model-package", f"{group}/*"),
-            sagemaker("model-package-group", group),
+            sagemaker_arn(self, "model-package", f"{group}/*"),
+            sagemaker_arn(self, "model-package-group", group),
         ]
         log_groups = [
             stack.format_arn(
@@ -108,8 +102,8 @@ class ModelBuildRole(Construct):
         ]  # fmt: skip
         for statement in statements:
             self.role.add_to_policy(statement)
-        bucket.grant_read_write(self.role, f"{ARTIFACT_PREFIX}/*")
-        key.grant_encrypt_decrypt(self.role)
+        host.bucket.grant_read_write(self.role, f"{ARTIFACT_PREFIX}/*")
+        host.key.grant_encrypt_decrypt(self.role)
 
         acknowledge_wildcards(
             self.role,
