@@ -382,6 +382,13 @@ class AppConfig:
         self.check_accounts()
         return self.pipeline.connection_arn(connection_context)
 
+    def prod_approval(self) -> tuple[EnvironmentConfig, EnvironmentConfig] | None:
+        """(evidence, approved) of the approval before prod; None when the pipeline has none."""
+        if not self.pipeline.approve_before_prod:
+            return None
+        deployed = [self.environment(name) for name in self.pipeline.deploy_environments]
+        return prod_approval_boundary(deployed)
+
     def environment(self, name: str) -> EnvironmentConfig:
         """The named environment, or ConfigError listing the known ones."""
         for env in self.environments:

@@ -105,6 +105,7 @@ def build_environment(
         return _stack(app, env, cls, part, description, **props)
 
     host = config.environment(config.pipeline.host_environment)
+    evidence = config.prod_approval()
     if env.name == host.name:
         stateful = pipeline_host
     else:
@@ -134,6 +135,7 @@ def build_environment(
         stateful=stateful,
         endpoint=endpoint,
         deployed_by=host if env.name in config.pipeline.deploy_environments else None,
+        evidence_read=evidence is not None and evidence[0].name == env.name,
     )
     return EnvironmentStacks(
         stateful=stateful, endpoint=endpoint, monitoring=monitoring, rollout=rollout

@@ -22,6 +22,8 @@ class RolloutStack(EnvironmentStack):
     In a deploy environment (`deployed_by` names the pipeline's host), the pipeline reaches the
     rollout through one role it may assume (`release_access`); the state machine and the steps
     that read released models have derived names, which the tooling account's policies use.
+    `evidence_read`: this rollout is the evidence for the approval before prod, so the role
+    trusts the pipeline's evidence function too.
     """
 
     def __init__(
@@ -31,6 +33,7 @@ class RolloutStack(EnvironmentStack):
         *,
         endpoint: EndpointStack,
         deployed_by: EnvironmentConfig | None = None,
+        evidence_read: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -62,7 +65,7 @@ class RolloutStack(EnvironmentStack):
                 self,
                 "ReleaseAccess",
                 placement=placement,
-                pipeline=PipelinePrincipals.of(self, deployed_by),
+                pipeline=PipelinePrincipals.of(self, deployed_by, evidence_read=evidence_read),
                 state_machine=self.state_machine,
                 endpoint_name=config.endpoint_name,
             ).role

@@ -110,21 +110,21 @@ class PipelinePrincipals:
     """The tooling account's roles that act in deploy accounts: what their roles trust."""
 
     account: str
-    # CodePipeline's role, the package-state function's role, the approval evidence function's
-    # role (it reads the rollout before the first production environment: that role's policy
-    # lets it assume only that environment's access role).
+    # CodePipeline's role, the package-state function's role and, in the environment whose
+    # rollout is the evidence for the approval before prod, the evidence function's role.
     role_arns: tuple[str, ...]
 
     @classmethod
-    def of(cls, scope: Construct, host: EnvironmentConfig) -> PipelinePrincipals:
+    def of(
+        cls, scope: Construct, host: EnvironmentConfig, *, evidence_read: bool = False
+    ) -> PipelinePrincipals:
         placement = Placement.of(scope, host)
+        purposes = [PIPELINE_ROLE, PACKAGE_STATE_ROLE]
+        if evidence_read:
+            purposes.append(APPROVAL_EVIDENCE_ROLE)
         return cls(
             account=placement.account,
-            role_arns=(
-                placement.role_arn(PIPELINE_ROLE),
-                placement.role_arn(PACKAGE_STATE_ROLE),
-                placement.role_arn(APPROVAL_EVIDENCE_ROLE),
-            ),
+            role_arns=tuple(placement.role_arn(purpose) for purpose in purposes),
         )
 
 

@@ -27,8 +27,10 @@ RELEASED = f"arn:aws:s3:::guardrails-released-{TOOLING}-{TEST_REGION}"
 PIPELINE_ROLES = [
     f"arn:aws:iam::{TOOLING}:role/guardrails-dev-pipeline-{TEST_REGION}",
     f"arn:aws:iam::{TOOLING}:role/guardrails-dev-package-state-{TEST_REGION}",
-    f"arn:aws:iam::{TOOLING}:role/guardrails-dev-approval-evidence-{TEST_REGION}",
 ]
+EVIDENCE_ROLE = f"arn:aws:iam::{TOOLING}:role/guardrails-dev-approval-evidence-{TEST_REGION}"
+# Only staging's rollout is read as evidence (for the approval before prod).
+TRUSTED = {"staging": [*PIPELINE_ROLES, EVIDENCE_ROLE], "prod": PIPELINE_ROLES}
 RESOURCE_POLICIES = {
     "AWS::S3::BucketPolicy": "PolicyDocument",
     "AWS::SNS::TopicPolicy": "PolicyDocument",
@@ -150,7 +152,8 @@ def test_cfn_lint_finds_no_errors_or_warnings_in_any_account(templates):
 def test_every_role_that_trusts_an_account_trusts_only_the_tooling_pipeline_roles(templates):
     """Service roles trust their service; within the pipeline stack, action roles trust the
     pipeline's role; the only account principal anywhere is the tooling account, held to the
-    pipeline's three roles, on the deploy environments' release access roles."""
+    pipeline's roles, on the deploy environments' release access roles; the evidence function's
+    role only on staging's, whose rollout is the evidence for prod's approval."""
     trusting_accounts = []
     for stack, _, properties in resources(templates, "AWS::IAM::Role"):
         for statement in properties["AssumeRolePolicyDocument"]["Statement"]:
@@ -164,14 +167,15 @@ def test_every_role_that_trusts_an_account_trusts_only_the_tooling_pipeline_role
                 continue
             trusting_accounts.append((stack, properties["RoleName"]))
             assert text(aws) == f"arn:aws:iam::{TOOLING}:root"
+            env = stack.split("-")[1]
             assert text(statement["Condition"]) == {
-                "ArnEquals": {"aws:PrincipalArn": PIPELINE_ROLES}
+                "ArnEquals": {"aws:PrincipalArn": TRUSTED[env]}
             }
     assert sorted(trusting_accounts) == sorted(
         (f"Guardrails-{env}-Rollout", f"guardrails-{env}-release-access-{TEST_REGION}")
         for env in ("staging", "prod")
     )
-    for arn in PIPELINE_ROLES:  # the trusted names are the tooling account's roles' names
+    for arn in TRUSTED["staging"]:  # the trusted names are the tooling account's roles' names
         assert role_named(templates, arn)[0] == "Guardrails-Pipeline"
 
 
