@@ -14,8 +14,8 @@ from guardrails.cli.errors import InputError
 from guardrails.cli.output import json_option, print_json
 from guardrails.cli.planning import (
     PlanError,
-    design_rps,
     judge_scenario,
+    planned_rps,
     rate_metric,
     split_traffic,
     strategy_traffic,
@@ -35,7 +35,13 @@ DEFAULT_EFFECTS = "0,0.25,0.5,0.75,1,1.5,2,3"
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="PNG to write (default: guardrails-simulate-ENV.png).",
 )
-@click.option("--rps", type=float, help="Requests per second (default: the autoscaling set point).")
+@click.option(
+    "--rps",
+    type=float,
+    help="Requests per second (default: what plan and the synth-time check plan for: "
+    "traffic.expected_requests_per_minute, else the autoscaling set point, plus the test data "
+    "it replays, traffic.replay_requests_per_minute).",
+)
 @click.option(
     "--baseline-rate",
     type=float,
@@ -73,7 +79,7 @@ def simulate(
         multiples = _effects(effects)
         rate = baseline_rate if baseline_rate is not None else judge.max_error_rate / 2
         metric = rate_metric(rate, judge.error_rate_margin)
-        total_rps = rps if rps is not None else design_rps(env)
+        total_rps, replayed_rps = (rps, 0.0) if rps is not None else planned_rps(env)
         traffic = (
             split_traffic(total_rps, canary_share)
             if canary_share is not None
@@ -129,6 +135,7 @@ def simulate(
                 "judge": asdict(judge),
                 "traffic": {
                     "rps": total_rps,
+                    "replayed_rps": replayed_rps,
                     "canary_rps": traffic.canary_rps,
                     "baseline_rps": traffic.baseline_rps,
                     "description": traffic.description,
@@ -168,7 +175,8 @@ def simulate(
     click.echo(
         f"Guardrail of {env.name}: error rate {rate:g} baseline, margin {metric.margin:g}, "
         f"alpha {judge.alpha:g}, min_samples {judge.min_samples}\n"
-        f"Traffic {render.number(total_rps)} req/s, {traffic.description}: "
+        f"Traffic {render.number(total_rps)} req/s{_replayed(replayed_rps)}, "
+        f"{traffic.description}: "
         f"{scenario.canary_per_look:,} canary and {scenario.baseline_per_look:,} baseline "
         f"requests per {judge.interval_seconds} s look; undecided after "
         f"{render.minutes(judge.max_bake_time_seconds)} (then rolled back)\n"
@@ -199,3 +207,9 @@ def _effects(text: str) -> list[float]:
     if not values or any(v < 0 or v != v for v in values):
         raise PlanError(f"--effects: comma-separated numbers >= 0, e.g. {DEFAULT_EFFECTS}")
     return sorted(set(values))
+
+
+def _replayed(replayed_rps: float) -> str:
+    if replayed_rps <= 0:
+        return ""
+    return f" ({render.number(replayed_rps)} req/s of it replayed test data)"

@@ -110,3 +110,24 @@ def test_json_reports_every_row_and_the_plot_and_keeps_stderr_clean(tmp_path):
     rows = [line.split() for line in text.stdout.splitlines() if line.strip().startswith("+")]
     assert [r[2] for r in rows] == [f"{s['rollback_rate'] * 100:.1f}%" for s in report["results"]]
     assert report["judge"]["alpha"] == 0.05 and report["runs"] == 8
+
+
+def test_an_env_is_simulated_at_its_real_traffic_plus_what_it_replays(tmp_path):
+    """As plan and the synth-time check count it: staging with no users, 120 replayed a minute."""
+    config = json.loads(CDK_JSON.read_text())
+    staging = config["context"]["guardrails:environments"]["staging"]
+    staging["deployment"] = {"strategy": "ab", "ab_weight_steps": [50, 100]}
+    staging["traffic"] = {"expected_requests_per_minute": 0, "replay_requests_per_minute": 120}
+    path = tmp_path / "cdk.json"
+    path.write_text(json.dumps(config))
+    args = ["--env", "staging", "--runs", "2", "--effects", "0", "--out", str(tmp_path / "s.png")]
+    result = CliRunner().invoke(cli, ["--config", str(path), "simulate", *args])
+    assert result.exit_code == 0, result.output
+    assert (
+        "Traffic 2 req/s (2 req/s of it replayed test data), ab at 50%: 60 canary and 60 "
+        "baseline requests per 60 s look"
+    ) in result.stdout
+    report = json.loads(
+        CliRunner().invoke(cli, ["--config", str(path), "simulate", *args, "--json"]).stdout
+    )
+    assert (report["traffic"]["rps"], report["traffic"]["replayed_rps"]) == (2, 2)
