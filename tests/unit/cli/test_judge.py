@@ -106,7 +106,7 @@ def test_a_cloudwatch_export_is_judged_through_the_mapping():
          "Error: stdin: not valid JSON (line 1 column 14: Expecting value)"),
         (["-"], '{"metrics": [{"name": "e", "kind": "proportion", "margin": 0.01, '
                 '"canary": {"events": 9, "trials": 5}}]}',
-         "Error: metrics[0].canary.trials: must be >= events (9 > 5)"),
+         "Error: metrics[0].canary.trials: must be >= events (9 > 5) (metric 'e')"),
         (["-"], "[1, 2]", "Error: request: must be an object, got list"),
         (["--cloudwatch-export", "-", "--mapping", str(MAPPING)], '{"Messages": []}',
          "Error: export.MetricDataResults: missing (not a get-metric-data output)"),

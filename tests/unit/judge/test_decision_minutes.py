@@ -1,0 +1,142 @@
+"""evaluate() on per-minute requests: strata, warm-up, limits, late regressions, the spread."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from guardrails.judge import evaluate
+from guardrails.judge.sequential import LATE_SHARE, RECENT_MINUTES
+from tests.unit.judge.builders import mean_minute, mean_minutes, prop, prop_minutes
+
+
+def judge(*metrics: dict[str, Any], **top: Any) -> dict[str, Any]:
+    return evaluate({"metrics": list(metrics), **top})
+
+
+def test_one_minute_is_the_cumulative_test_with_restarts_to_come() -> None:
+    cumulative = judge(prop(57, 11843, 9, 612))["metrics"][0]
+    minute = judge(prop_minutes((57, 11843, 9, 612)))["metrics"][0]
+    assert minute["estimate"] == pytest.approx(cumulative["estimate"])
+    assert minute["decision"] == cumulative["decision"]
+    # The statistic is (1 - LATE_SHARE) x the whole test + LATE_SHARE x 1 (no restart yet).
+    e_cumulative = 1 / cumulative["p_value"]
+    assert 1 / minute["p_value"] == pytest.approx((1 - LATE_SHARE) * e_cumulative + LATE_SHARE)
+
+
+def test_a_share_change_during_a_shared_rise_is_not_a_regression() -> None:
+    # Five minutes at a 10% share and 1% errors, then five at 50% share and 5% errors, the
+    # same in both fleets. Summed, the canary has more of the bad minutes: 4.3% vs 2.4%.
+    minutes = [(9, 900, 1, 100)] * 5 + [(25, 500, 25, 500)] * 5
+    cumulative = prop(sum(m[0] for m in minutes), sum(m[1] for m in minutes),
+                      sum(m[2] for m in minutes), sum(m[3] for m in minutes))  # fmt: skip
+    assert judge(cumulative)["decision"] == "rollback"
+    res = judge(prop_minutes(*minutes))["metrics"][0]
+    assert res["decision"] != "rollback"
+    assert res["estimate"] == pytest.approx(0.0)
+
+
+def test_a_shared_outage_minute_does_not_trip_the_limit() -> None:
+    calm = (5, 900, 0, 100)
+    outage = (180, 900, 20, 100)  # 20% 5xx in both fleets for one minute
+    res = judge(prop_minutes(calm, calm, outage, calm, calm, limit=0.01), min_samples=100)
+    assert res["decision"] != "rollback"
+    # The same minute with only the canary failing is the canary's fault.
+    alone = (5, 900, 20, 100)
+    res = judge(prop_minutes(calm, calm, alone, calm, calm, limit=0.01), min_samples=100)
+    assert res["decision"] == "rollback"
+    assert "where the baseline is not" in res["reason"]
+
+
+def cold_start(warmup: int) -> dict[str, Any]:
+    """Latency x3 in the canary's first two minutes, judged in the third."""
+    minutes = [(900, 50.0, 100, 150.0)] * 2 + [(900, 50.0, 100, 50.0)]
+    return judge(mean_minutes(*minutes), warmup_minutes=warmup)
+
+
+def test_warm_up_leaves_a_cold_start_out_of_the_comparison() -> None:
+    assert cold_start(0)["decision"] == "rollback"
+    res = cold_start(2)
+    assert res["decision"] != "rollback"
+    assert res["metrics"][0]["n_canary"] == 300  # what was seen, warm-up included
+
+
+def test_warm_up_counts_the_canarys_minutes_not_the_updates() -> None:
+    # Two minutes of provisioning (no canary traffic) do not use up the warm-up.
+    provisioning = {"baseline": mean_minute(1000, 50.0), "canary": None}
+    metric = mean_minutes(*([(900, 50.0, 100, 150.0)] * 2 + [(900, 50.0, 100, 50.0)] * 28))
+    metric["minutes"] = [provisioning, provisioning, *metric["minutes"]]
+    assert judge(metric, warmup_minutes=2)["decision"] != "rollback"
+    res = judge(metric, warmup_minutes=40)["metrics"][0]
+    assert res["reason"].startswith("warming up: the canary's first 40 minutes")
+    assert res["estimate"] is None
+
+
+def test_limits_stay_live_during_warm_up() -> None:
+    gross = prop_minutes((9, 900, 40, 100), (9, 900, 40, 100), limit=0.01)
+    res = judge(gross, warmup_minutes=5)
+    assert res["decision"] == "rollback"
+    assert "limit" in res["reason"]
+
+
+def test_a_late_regression_is_caught_by_a_restarted_test() -> None:
+    # 100 calm minutes, then ten with three times the errors: the whole-rollout averages
+    # barely move, the restart at minute 100 sees only the regression.
+    minutes = [(9, 900, 1, 100)] * 100 + [(9, 900, 3, 100)] * 10
+    totals = [sum(m[i] for m in minutes) for i in range(4)]
+    assert judge(prop(*totals))["decision"] != "rollback"
+    res = judge(prop_minutes(*minutes))
+    assert res["decision"] == "rollback"
+    assert "regression" in res["reason"]
+    # The bound inverts the combined test: a constant difference above 0 is all it admits.
+    assert res["metrics"][0]["ci"][0] > 0
+
+
+def test_promotion_waits_while_the_last_minutes_are_beyond_the_margin() -> None:
+    calm = [(900, 50.0, 100, 50.0)] * 60
+    late = [(900, 50.0, 100, 55.5)] * RECENT_MINUTES  # 5.5 ms worse, margin 5 ms
+    assert judge(mean_minutes(*calm))["decision"] == "promote"
+    res = judge(mean_minutes(*calm, *late))["metrics"][0]
+    assert res["decision"] == "continue"
+    assert f"the last {RECENT_MINUTES} minutes put the canary 5.5 worse" in res["reason"]
+
+
+def test_the_spread_needs_percentiles_min_max_or_enough_minutes() -> None:
+    bare = mean_minutes(*[(900, 50.0, 100, 50.0)] * 5)
+    for minute in bare["minutes"]:
+        for arm in minute.values():
+            for key in ("min", "max", "p50", "p90", "p99"):
+                del arm[key]
+    res = judge(bare)["metrics"][0]
+    assert res["decision"] == "continue" and "no spread yet" in res["reason"]
+    with_range = copy.deepcopy(bare)
+    for minute in with_range["minutes"]:
+        for arm in minute.values():
+            arm["min"], arm["max"] = 5.0, 200.0
+    assert "no spread yet" not in judge(with_range)["metrics"][0]["reason"]
+
+
+def test_the_latency_spread_is_not_floored_by_the_mean() -> None:
+    # 10 ms worse on a 50 ms mean, log-normal sd 65.5 ms. Two minutes are not enough to tell
+    # (sd of the difference 4.9 ms); a std floored at half the mean (25 ms) said 5 sd.
+    early = judge(mean_minutes(*[(900, 50.0, 100, 60.0)] * 2))["metrics"][0]
+    assert early["decision"] == "continue"
+    assert early["ci"][0] < 0
+    later = judge(mean_minutes(*[(900, 50.0, 100, 60.0)] * 10))["metrics"][0]
+    assert later["decision"] == "rollback"
+
+
+def test_a_step_does_not_swamp_the_spread_of_the_differences() -> None:
+    # One minute 100 ms worse among thirty calm ones: the spread is still the calm one,
+    # so the minutes after it can still show a modest regression.
+    minutes = [(900, 50.0, 100, 50.0)] * 29 + [(900, 50.0, 100, 150.0)]
+    minutes += [(900, 50.0, 100, 60.0)] * 15
+    assert judge(mean_minutes(*minutes))["decision"] == "rollback"
+
+
+def test_the_response_reports_both_arms() -> None:
+    res = judge(prop_minutes((10, 1000, 2, 100), (20, 1000, 0, 100)))["metrics"][0]
+    assert (res["n_baseline"], res["n_canary"]) == (2000, 200)
+    assert (res["baseline_value"], res["canary_value"]) == (0.015, 0.01)
