@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from guardrails.judge.cloudwatch_simulation import START, FleetSimulator, Traffic
+from guardrails.rollout.metrics import metric_queries
 
 SUFFIXES = ("e5", "n5", "e4", "n4", "ls", "ln", "lmin", "lmax", "l50", "l90", "l99")
 
@@ -18,6 +19,15 @@ def run(traffic: Traffic, minutes: int, seed: int = 1, plan: str = "native") -> 
     for _ in range(minutes):
         sim.advance()
     return sim
+
+
+def test_it_publishes_the_rollouts_query_ids() -> None:
+    from guardrails.rollout.metrics import fleet_plan
+
+    plan = fleet_plan(kind="native", endpoint_name="e", variant_name="v",
+                      candidate_variant="", candidate_config="c")  # fmt: skip
+    wanted = {q["Id"] for q in metric_queries(plan)} - {"a_qc", "a_qt", "b_qc", "b_qt"}
+    assert set(run(Traffic(), 3).series) == wanted
 
 
 def test_each_minute_is_internally_consistent() -> None:
