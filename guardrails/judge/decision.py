@@ -85,6 +85,11 @@ def _judge_metric(m: Metric, req: JudgeRequest, n_metrics: int) -> dict[str, Any
     if t.ci_harm is not None:
         sign = 1.0 if m.higher_is_worse else -1.0
         lo_h, hi_h = t.ci_harm
+        # After a change during the rollout a restarted test can put the harmful-side bound
+        # above the whole rollout's other bound: no constant difference fits. Report the
+        # interval as that bound alone (rollback <=> lower > 0 and promote <=> upper < margin
+        # both still hold).
+        hi_h = max(hi_h, lo_h)
         ci = (lo_h, hi_h) if sign > 0 else (-hi_h, -lo_h)  # back to canary - baseline
         out["estimate"] = t.estimate
         out["ci"] = [_finite_or_none(ci[0]), _finite_or_none(ci[1])]
@@ -157,22 +162,28 @@ def _judge_metric(m: Metric, req: JudgeRequest, n_metrics: int) -> dict[str, Any
 def _promotion_brake(m: Metric, t: MetricTests) -> str:
     """Why a metric shown non-inferior still may not promote ("" when nothing holds it)."""
     word = "above" if m.higher_is_worse else "below"
-    # More than one standard error beyond the limit, and worse than the baseline: a canary
-    # sitting on a limit its baseline also sits on does not wait for ever.
+    # Over the compared minutes: the canary more than a standard error beyond the limit, and
+    # the baseline, standardised to the same minutes (canary minus the stratified difference),
+    # within it. A breach both fleets share, or a canary on a limit its baseline sits on,
+    # does not hold the promotion.
     if (
         t.limit_harm is not None
-        and t.canary_harm_value > t.limit_harm + t.canary_se
-        and t.canary_harm_value > t.baseline_harm_value
+        and t.canary_compared is not None
+        and t.d_harm is not None
+        and t.canary_compared > t.limit_harm + t.canary_se
+        and t.canary_compared - t.d_harm <= t.limit_harm
     ):
+        sign = 1.0 if m.higher_is_worse else -1.0
         return (
-            f"non-inferior, but canary {_fmt(m.canary.value if m.canary else 0.0)} is {word} "
-            f"limit {_fmt(m.limit or 0.0)} by more than its standard error and worse than the "
-            "baseline (not significant yet)"
+            f"non-inferior, but canary {_fmt(sign * t.canary_compared)} is {word} limit "
+            f"{_fmt(m.limit or 0.0)} by more than its standard error where the baseline is "
+            "not (not significant yet)"
         )
-    if t.recent_harm is not None and t.recent_harm > m.margin:
+    if t.recent_harm is not None and t.recent_harm > m.margin + t.recent_se:
         return (
             f"non-inferior overall, but the last {RECENT_MINUTES} minutes put the canary "
-            f"{_fmt(t.recent_harm)} worse, beyond margin {_fmt(m.margin)}: waiting"
+            f"{_fmt(t.recent_harm)} worse, beyond margin {_fmt(m.margin)} by more than their "
+            f"standard error {_fmt(t.recent_se)}: waiting"
         )
     return ""
 

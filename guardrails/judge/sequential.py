@@ -56,7 +56,8 @@ LATE_SHARE = 0.2
 RESTART_EVERY = 10
 RESTARTS = 12
 # Promotion also waits while the last RECENT_MINUTES minutes alone put the canary beyond the
-# margin (a brake on shipping a regression that has just begun; it can only delay).
+# margin by more than their standard error (a brake on shipping a regression that has just
+# begun; it can only delay).
 RECENT_MINUTES = 10
 # Latency spread: a fleet's minute enters the shape fit with at least FIT_MIN_COUNT requests
 # (p99 with at least P99_MIN_COUNT). The spread of the per-minute differences joins it from
@@ -262,9 +263,10 @@ class MetricTests:
     recent_harm: float | None  # harmful difference over the last RECENT_MINUTES minutes
     log_lr_limit: float | None
     canary_harm_value: float  # canary value oriented so that > limit_harm is a breach
-    baseline_harm_value: float
-    canary_se: float  # standard error of canary_harm_value (0 when unknown)
     limit_harm: float | None
+    canary_compared: float | None = None  # canary_harm_value over the compared minutes
+    canary_se: float = 0.0  # standard error of canary_compared
+    recent_se: float = 0.0  # standard error of recent_harm
     waiting: str = ""  # why the comparison cannot run yet (empty when it can)
 
 
@@ -508,8 +510,6 @@ def proportion_tests(m: Metric, lay: Layout, a_reg: float, a_prom: float) -> Met
         recent_harm=None,
         log_lr_limit=limit[0] if limit else None,
         canary_harm_value=harm(c),
-        baseline_harm_value=harm(b),
-        canary_se=math.sqrt(max(harm(c) * (1.0 - harm(c)), 1.0 / c.n) / c.n),
         limit_harm=limit[1] if limit else None,
     )
     strata = _proportion_strata(m, lay.tested)
@@ -518,6 +518,9 @@ def proportion_tests(m: Metric, lay: Layout, a_reg: float, a_prom: float) -> Met
     nb, nc = sum(s.nb for s in strata), sum(s.nc for s in strata)
     hb = sum(s.hb for s in strata)
     result.n_baseline, result.n_canary = nb, nc
+    rate = sum(s.hc for s in strata) / nc
+    result.canary_compared = rate
+    result.canary_se = math.sqrt(max(rate * (1.0 - rate), 1.0 / nc) / nc)
     weights = [s.nb * s.nc / (s.nb + s.nc) for s in strata]
     d_harm = _stratified(weights, [s.hc / s.nc - s.hb / s.nb for s in strata])
     result.d_harm = d_harm
@@ -587,10 +590,9 @@ def proportion_tests(m: Metric, lay: Layout, a_reg: float, a_prom: float) -> Met
     result.ci_harm = (lo_harm, hi_harm)
     if lay.per_minute:
         recent = [s for s in strata if s.time > strata[-1].time - RECENT_MINUTES]
-        result.recent_harm = _stratified(
-            [s.nb * s.nc / (s.nb + s.nc) for s in recent],
-            [s.hc / s.nc - s.hb / s.nb for s in recent],
-        )
+        recent_w = [s.nb * s.nc / (s.nb + s.nc) for s in recent]
+        result.recent_harm = _stratified(recent_w, [s.hc / s.nc - s.hb / s.nb for s in recent])
+        result.recent_se = math.sqrt(_null_variance(recent, recent_w)(0.0))
     return result
 
 
@@ -825,8 +827,6 @@ def mean_tests(m: Metric, lay: Layout, a_reg: float, a_prom: float) -> MetricTes
         recent_harm=None,
         log_lr_limit=None,
         canary_harm_value=sign * c.value,
-        baseline_harm_value=sign * b.value,
-        canary_se=0.0,
         limit_harm=None if m.limit is None else sign * m.limit,
     )
     shape = None if m.minutes is None else _shape(m, lay.tested or lay.paired)
@@ -848,6 +848,7 @@ def mean_tests(m: Metric, lay: Layout, a_reg: float, a_prom: float) -> MetricTes
         return result
     result.n_baseline = sum(s.nb for s in strata)
     result.n_canary = sum(s.nc for s in strata)
+    result.canary_compared = sign * sum(s.nc * s.mc for s in strata) / result.n_canary
     result.canary_se = math.sqrt(sum(s.nc * s.var_c for s in strata)) / result.n_canary
     times = [s.time for s in strata]
     starts = (0, *(i for i in _blocks(times, lay.starts) if i < len(strata)))
@@ -884,5 +885,6 @@ def mean_tests(m: Metric, lay: Layout, a_reg: float, a_prom: float) -> MetricTes
     result.ci_harm = (lo, hi)
     if lay.per_minute:
         recent = [s for s in strata if s.time > strata[-1].time - RECENT_MINUTES]
-        result.recent_harm = _segments(recent, sign, None)[0][0]
+        result.recent_harm, recent_v = _segments(recent, sign, diff_var)[0]
+        result.recent_se = math.sqrt(recent_v)
     return result

@@ -98,13 +98,15 @@ def test_promote_when_equal_and_enough_data() -> None:
 
 
 def test_promote_blocked_by_point_estimate_above_limit() -> None:
-    # Non-inferior (0.1 pp worse, margin 0.5 pp), but 1.1% is beyond a 0.99% ceiling by more
-    # than its standard error, where the baseline (1.0%) is not as far.
-    res = evaluate({"metrics": [prop(4000, 400000, 550, 50000, limit=0.0099)]})
+    # Non-inferior (0.12 pp worse, margin 0.5 pp), but 1.12% is beyond a 1.05% ceiling by
+    # more than its standard error (0.047 pp), where the baseline (1.0%) is within it.
+    res = evaluate({"metrics": [prop(4000, 400000, 560, 50000, limit=0.0105)]})
     assert res["decision"] == "continue"
-    assert "limit" in res["metrics"][0]["reason"]
-    # On the limit, like its baseline, the canary is not held back for ever.
+    assert "limit 0.0105 by more than its standard error" in res["metrics"][0]["reason"]
+    # On the limit, like its baseline, the canary is not held back for ever ...
     assert decide(prop(4000, 400000, 505, 50000, limit=0.01)) == "promote"
+    # ... nor when the baseline is beyond it too.
+    assert decide(prop(4000, 400000, 560, 50000, limit=0.0095)) == "promote"
 
 
 def test_one_unpromotable_metric_blocks_promotion() -> None:

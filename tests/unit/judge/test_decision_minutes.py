@@ -96,11 +96,27 @@ def test_a_late_regression_is_caught_by_a_restarted_test() -> None:
 
 def test_promotion_waits_while_the_last_minutes_are_beyond_the_margin() -> None:
     calm = [(900, 50.0, 100, 50.0)] * 60
-    late = [(900, 50.0, 100, 55.5)] * RECENT_MINUTES  # 5.5 ms worse, margin 5 ms
+    # 7.5 ms worse for the last 10 minutes (margin 5 ms, their standard error 2.2 ms): not
+    # yet a significant regression, but beyond the margin by more than the noise.
+    late = [(900, 50.0, 100, 57.5)] * RECENT_MINUTES
     assert judge(mean_minutes(*calm))["decision"] == "promote"
     res = judge(mean_minutes(*calm, *late))["metrics"][0]
     assert res["decision"] == "continue"
-    assert f"the last {RECENT_MINUTES} minutes put the canary 5.5 worse" in res["reason"]
+    assert f"the last {RECENT_MINUTES} minutes put the canary 7.5 worse" in res["reason"]
+    # Within a standard error of the margin it is noise: no wait.
+    slightly = [(900, 50.0, 100, 56.0)] * RECENT_MINUTES
+    assert judge(mean_minutes(*calm, *slightly))["decision"] == "promote"
+
+
+def test_after_a_late_step_the_interval_is_the_harmful_bound_alone() -> None:
+    # Calm for an hour, then 6.5 ms worse at 1,000 canary requests a minute: the restart
+    # rolls back; no constant difference fits both periods.
+    minutes = [(9000, 50.0, 1000, 50.0)] * 60 + [(9000, 50.0, 1000, 56.5)] * RECENT_MINUTES
+    res = judge(mean_minutes(*minutes))["metrics"][0]
+    assert res["decision"] == "rollback"
+    lo, hi = res["ci"]
+    assert 0 < lo == hi
+    assert res["estimate"] < lo  # the whole-rollout average is diluted
 
 
 def test_the_spread_needs_percentiles_min_max_or_enough_minutes() -> None:
