@@ -33,6 +33,7 @@ __all__ = [
     "DIFF_MINUTES",
     "FIT_MIN_COUNT",
     "LATE_SHARE",
+    "MAX_MEAN_SKEW",
     "MIN_DIFF_MINUTES",
     "RECENT_MINUTES",
     "RESTARTS",
@@ -67,6 +68,12 @@ FIT_MIN_COUNT = 20
 P99_MIN_COUNT = 100
 DIFF_MINUTES = 5
 MIN_DIFF_MINUTES = 10
+# A mean of right-skewed latencies is far from normal until it has many requests: its upper
+# tail makes a normal test roll back too often. A regression test of a mean (the whole
+# rollout's and each restart's) counts only once the canary's mean has skewness at most
+# MAX_MEAN_SKEW, i.e. gamma^2 / MAX_MEAN_SKEW^2 canary requests for the fitted per-request
+# skewness gamma (log-normal, log-scale sd 1: gamma 6.2, about 420 requests).
+MAX_MEAN_SKEW = 0.3
 
 # Mixing distribution of the regression and non-inferiority tests, in units of the effect
 # each test is tuned for. 97% of the weight sits on five points 0.75 ... 1.25 (Gaussian
@@ -648,6 +655,21 @@ def _log_spread(arms: Sequence[MeanMinute]) -> float | None:
     return min(max(fits), _MAX_LOG_VARIANCE) if fits else None
 
 
+def _skewed_mean_requests(shape: _Shape | None) -> float:
+    """Canary requests before a mean's regression test counts (0 without a fitted shape).
+
+    A log-normal with CV^2 = c has skewness (c + 3) sqrt(c); a mean of n requests has that
+    over sqrt(n).
+    """
+    if shape is None:
+        return 0.0
+    fits = [c for c in (shape.cv2_baseline, shape.cv2_canary) if c is not None]
+    if not fits:
+        return 0.0
+    cv2 = max(fits)
+    return ((cv2 + 3.0) * math.sqrt(cv2) / MAX_MEAN_SKEW) ** 2
+
+
 def _range_variance(arms: Sequence[MeanMinute]) -> float | None:
     """Request-weighted per-minute variance bound ((max - min) / 2)^2 n / (n - 1)."""
     total = weight = 0.0
@@ -858,14 +880,29 @@ def mean_tests(m: Metric, lay: Layout, a_reg: float, a_prom: float) -> MetricTes
     thetas_r = tuple(DESIGN_EFFECT * m.margin * z for z in _NODES)
     thetas_p = tuple(m.margin * z for z in _NODES)
     level_reg, level_prom = math.log(1.0 / a_reg), math.log(1.0 / a_prom)
+    # Tests whose canary mean is still too skewed count as 1 (not begun).
+    needed = _skewed_mean_requests(shape)
+    prefix = [0, *accumulate(s.nc for s in strata)]
+    counted = [prefix[-1] - prefix[i] >= needed for i in starts]
+    if not counted[0]:
+        result.waiting = (
+            f"skewed values: the mean is judged from {math.ceil(needed)} canary requests "
+            f"after warm-up ({prefix[-1]} so far)"
+        )
 
     def log_e(theta0: float) -> float:
         return _combine(
-            [normal_log_lr(d - theta0, var, thetas_r, _LOG_W) for d, var in segments], lay
+            [
+                normal_log_lr(d - theta0, var, thetas_r, _LOG_W) if ok else 0.0
+                for (d, var), ok in zip(segments, counted, strict=True)
+            ],
+            lay,
         )
 
     result.log_lr_reg = log_e(0.0)
-    if len(segments) > 1:
+    if not counted[0]:
+        lo = -math.inf  # no test counts yet (restarts have fewer requests): no bound either
+    elif len(segments) > 1:
         # A restarted test may put the bound above the whole-rollout estimate (late change).
         f0 = log_e(d_harm) - level_reg
         step = math.sqrt(v) if f0 > 0 else -math.sqrt(v)

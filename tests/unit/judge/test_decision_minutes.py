@@ -51,8 +51,8 @@ def test_a_shared_outage_minute_does_not_trip_the_limit() -> None:
 
 
 def cold_start(warmup: int) -> dict[str, Any]:
-    """Latency x3 in the canary's first two minutes, judged in the third."""
-    minutes = [(900, 50.0, 100, 150.0)] * 2 + [(900, 50.0, 100, 50.0)]
+    """Latency x3 in the canary's first two minutes, judged in the third (300 a minute)."""
+    minutes = [(2700, 50.0, 300, 150.0)] * 2 + [(2700, 50.0, 300, 50.0)]
     return judge(mean_minutes(*minutes), warmup_minutes=warmup)
 
 
@@ -60,7 +60,7 @@ def test_warm_up_leaves_a_cold_start_out_of_the_comparison() -> None:
     assert cold_start(0)["decision"] == "rollback"
     res = cold_start(2)
     assert res["decision"] != "rollback"
-    assert res["metrics"][0]["n_canary"] == 300  # what was seen, warm-up included
+    assert res["metrics"][0]["n_canary"] == 900  # what was seen, warm-up included
 
 
 def test_warm_up_counts_the_canarys_minutes_not_the_updates() -> None:
@@ -135,13 +135,25 @@ def test_the_spread_needs_percentiles_min_max_or_enough_minutes() -> None:
 
 
 def test_the_latency_spread_is_not_floored_by_the_mean() -> None:
-    # 10 ms worse on a 50 ms mean, log-normal sd 65.5 ms. Two minutes are not enough to tell
-    # (sd of the difference 4.9 ms); a std floored at half the mean (25 ms) said 5 sd.
-    early = judge(mean_minutes(*[(900, 50.0, 100, 60.0)] * 2))["metrics"][0]
+    # 7 ms worse on a 50 ms mean, log-normal sd 65.5 ms, 500 canary requests: the sd of the
+    # difference is 3.1 ms, not enough to tell. A std floored at half the mean (25 ms) said
+    # 6 sd and rolled back.
+    early = judge(mean_minutes(*[(900, 50.0, 100, 57.0)] * 5))["metrics"][0]
     assert early["decision"] == "continue"
     assert early["ci"][0] < 0
-    later = judge(mean_minutes(*[(900, 50.0, 100, 60.0)] * 10))["metrics"][0]
+    later = judge(mean_minutes(*[(900, 50.0, 100, 57.0)] * 20))["metrics"][0]
     assert later["decision"] == "rollback"
+
+
+def test_a_skewed_mean_is_not_judged_on_a_few_requests() -> None:
+    # Two minutes 10 ms worse (200 canary requests): a log-normal mean of 200 requests has
+    # skewness 0.44; its tail would make a normal test roll back too often. Limits still act.
+    res = judge(mean_minutes(*[(900, 50.0, 100, 60.0)] * 2))["metrics"][0]
+    assert res["decision"] == "continue"
+    assert res["reason"].startswith("skewed values: the mean is judged from 426 canary requests")
+    assert res["ci"][0] is None
+    gross = judge(mean_minutes(*[(900, 50.0, 100, 900.0)] * 2, limit=500.0))
+    assert gross["decision"] == "rollback"
 
 
 def test_a_step_does_not_swamp_the_spread_of_the_differences() -> None:
