@@ -257,20 +257,20 @@ def _combine(log_ls: Sequence[float], lay: Layout) -> float:
 class MetricTests:
     """One metric's test statistics (log likelihood ratios) and harm-oriented bounds.
 
-    Fields about the compared minutes are None when no minute is compared yet (warm-up).
+    Fields about the compared minutes stay None (or 0) while no minute is compared (warm-up).
     """
 
-    n_baseline: int  # samples in the compared minutes
-    n_canary: int
-    estimate: float | None  # canary - baseline, native units, stratified
-    d_harm: float | None  # oriented so that > 0 is harmful
-    ci_harm: tuple[float, float] | None
-    log_lr_reg: float | None
-    log_lr_prom: float | None
-    recent_harm: float | None  # harmful difference over the last RECENT_MINUTES minutes
-    log_lr_limit: float | None
     canary_harm_value: float  # canary value oriented so that > limit_harm is a breach
     limit_harm: float | None
+    log_lr_limit: float | None = None
+    n_baseline: int = 0  # samples in the compared minutes
+    n_canary: int = 0
+    estimate: float | None = None  # canary - baseline, native units, stratified
+    d_harm: float | None = None  # oriented so that > 0 is harmful
+    ci_harm: tuple[float, float] | None = None
+    log_lr_reg: float | None = None
+    log_lr_prom: float | None = None
+    recent_harm: float | None = None  # harmful difference over the last RECENT_MINUTES minutes
     canary_compared: float | None = None  # canary_harm_value over the compared minutes
     canary_se: float = 0.0  # standard error of canary_compared
     recent_se: float = 0.0  # standard error of recent_harm
@@ -507,17 +507,9 @@ def proportion_tests(m: Metric, lay: Layout, a_reg: float, a_prom: float) -> Met
 
     limit = _proportion_limit(m, lay.paired)
     result = MetricTests(
-        n_baseline=0,
-        n_canary=0,
-        estimate=None,
-        d_harm=None,
-        ci_harm=None,
-        log_lr_reg=None,
-        log_lr_prom=None,
-        recent_harm=None,
-        log_lr_limit=limit[0] if limit else None,
         canary_harm_value=harm(c),
         limit_harm=limit[1] if limit else None,
+        log_lr_limit=limit[0] if limit else None,
     )
     strata = _proportion_strata(m, lay.tested)
     if not strata:
@@ -839,15 +831,6 @@ def mean_tests(m: Metric, lay: Layout, a_reg: float, a_prom: float) -> MetricTes
     assert b is not None and c is not None
     sign = 1.0 if m.higher_is_worse else -1.0
     result = MetricTests(
-        n_baseline=0,
-        n_canary=0,
-        estimate=None,
-        d_harm=None,
-        ci_harm=None,
-        log_lr_reg=None,
-        log_lr_prom=None,
-        recent_harm=None,
-        log_lr_limit=None,
         canary_harm_value=sign * c.value,
         limit_harm=None if m.limit is None else sign * m.limit,
     )
