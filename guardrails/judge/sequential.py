@@ -342,6 +342,8 @@ def _split_log_lrs(
     log = math.log
     rho0 = math.exp(log_rho0)
     ts, shares = split.ts, split.shares
+    if len(split.starts) == 1:
+        return [_whole_split_log_lr(split, log_ratios, rho0)]
     v0 = [1.0 + p * (rho0 - 1.0) for p in shares]
     base = split.suffixes([t * lv for t, lv in zip(ts, map(log, v0), strict=True)])
     slope0 = split.suffixes([t * p / v for t, p, v in zip(ts, shares, v0, strict=True)])
@@ -364,6 +366,31 @@ def _split_log_lrs(
             (total, sum(math.exp(x - total) * g for x, g in zip(values, grads, strict=True)))
         )
     return out
+
+
+def _whole_split_log_lr(
+    split: _Split, log_ratios: Sequence[float], rho0: float
+) -> tuple[float, float]:
+    """``_split_log_lrs`` without restarts, in plain loops (cumulative requests, early minutes)."""
+    log = math.log
+    base = slope0 = 0.0
+    for t, p in zip(split.ts, split.shares, strict=True):
+        v = 1.0 + p * (rho0 - 1.0)
+        base += t * log(v)
+        slope0 += t * p / v
+    x_sum = sum(split.xs)
+    logs, slopes = [], []
+    for lr, lw in zip(log_ratios, _LOG_W, strict=True):
+        a = rho0 * math.exp(lr)
+        t_log = t_q = 0.0
+        for t, p in zip(split.ts, split.shares, strict=True):
+            v = 1.0 + p * (a - 1.0)
+            t_log += t * log(v)
+            t_q += t * p / v
+        logs.append(lw + lr * x_sum - t_log + base)
+        slopes.append(rho0 * slope0 - a * t_q)
+    total = _lse(logs)
+    return total, sum(math.exp(x - total) * g for x, g in zip(logs, slopes, strict=True))
 
 
 def _combine_with_slope(tests: Sequence[tuple[float, float]], lay: Layout) -> tuple[float, float]:
