@@ -29,7 +29,8 @@ def main() -> None:
             connection_arn = app.node.try_get_context(config.pipeline.connection_arn_context_key)
             build_pipeline(app, config, stacks, connection_arn)
     except ConfigError as error:
-        print(f"Configuration error: {error}", file=sys.stderr)
+        # One line whatever the value held: a bad setting is a message, never a traceback.
+        print(" ".join(f"Configuration error: {error}".splitlines()), file=sys.stderr)
         sys.exit(1)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(verbose=True))
     app.synth()

@@ -11,20 +11,27 @@ checked on construction; a bad one raises ConfigError naming the field
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from guardrails.rollout.endpoint_configs import NAME_PREFIX_LENGTH, name_prefix
 from guardrails.rollout.settings import INSTANCE_TYPE as _INSTANCE_TYPE
 from guardrails.rollout.settings import (
+    MAX_REPLAY_INTERVAL_SECONDS,
     NATIVE_STRATEGIES,
+    REPLAY_CAPACITY_SHARE,
     RESOURCE_NAME,
     STRATEGIES,
     DeploymentSettings,
     EndpointSettings,
     JudgeSettings,
+    TrafficSettings,
+    settings_environment,
 )
+from guardrails.rollout.timing import check_bake_limit, check_native_timing
 from guardrails.validation import (
     ConfigError,
     check_fields,
@@ -37,7 +44,9 @@ from guardrails.validation import (
 )
 
 __all__ = [
+    "ENVIRONMENTS_CONTEXT_KEY",
     "NATIVE_STRATEGIES",
+    "PIPELINE_CONTEXT_KEY",
     "SOURCE_KINDS",
     "STRATEGIES",
     "AppConfig",
@@ -47,6 +56,7 @@ __all__ = [
     "EnvironmentConfig",
     "JudgeSettings",
     "PipelineSettings",
+    "TrafficSettings",
     "config_from_context",
     "default_config",
 ]
@@ -59,6 +69,9 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")
+# Lambda caps a function's environment at 4 KB; the rollout functions carry the payload beside
+# their names, ARNs and settings (about 1.7 KB at most), so the payload gets 1 KB of it.
+SMOKE_TEST_PAYLOAD_MAX_BYTES = 1024
 _CONNECTION_ARN = re.compile(
     r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
 )
@@ -68,6 +81,90 @@ def _check_emails(field_name: str, emails: tuple[str, ...]) -> None:
     for email in emails:
         if not _EMAIL.match(email):
             fail(field_name, f"not an e-mail address: {email!r}")
+
+
+def _check_smoke_test_payload(payload: str) -> None:
+    if not payload.strip():
+        fail("smoke_test_payload", f"must be a request body, not blank {got(payload)}")
+    size = len(payload.encode("utf-8"))
+    if size > SMOKE_TEST_PAYLOAD_MAX_BYTES:
+        fail(
+            "smoke_test_payload",
+            f"must be 1-{SMOKE_TEST_PAYLOAD_MAX_BYTES} bytes: the rollout functions carry it in "
+            f"their environment, which Lambda caps at 4 KB (got {size} bytes)",
+        )
+
+
+def _check_replay(env: EnvironmentConfig) -> None:
+    """The replay's limits: opt-in in production, a share of the floor's capacity, one Lambda."""
+    rate = env.traffic.replay_requests_per_minute
+    if not rate:
+        return
+    if env.production and not env.traffic.replay_in_production:
+        fail(
+            "traffic.replay_requests_per_minute",
+            f"{rate} requests a minute of test data into a production endpoint: set "
+            "traffic.replay_in_production to true to allow it, or 0 to replay nothing",
+        )
+    floor = env.endpoint.min_capacity * env.endpoint.target_invocations_per_instance
+    bound = math.floor(REPLAY_CAPACITY_SHARE * floor)
+    if rate > bound:
+        fail(
+            "traffic.replay_requests_per_minute",
+            f"must be at most {bound}: a quarter of the endpoint's capacity at its autoscaling "
+            f"floor (endpoint.min_capacity {env.endpoint.min_capacity} x "
+            f"endpoint.target_invocations_per_instance "
+            f"{env.endpoint.target_invocations_per_instance} a minute), so that the replay alone "
+            f"never scales the endpoint out or crowds out real requests {got(rate)}",
+        )
+    if env.judge.interval_seconds > MAX_REPLAY_INTERVAL_SECONDS:
+        fail(
+            "judge.interval_seconds",
+            f"must be at most {MAX_REPLAY_INTERVAL_SECONDS} s while the environment replays "
+            "test data: the Replay step is a Lambda that runs a whole judge interval plus a "
+            f"minute, and Lambda stops at 15 minutes {got(env.judge.interval_seconds)}",
+        )
+
+
+def _check_endpoint_names(environments: tuple[EnvironmentConfig, ...]) -> None:
+    """No two environments may reach each other's endpoint, models or endpoint configs.
+
+    A rollout may update its endpoint (by name) and create models and configs named
+    `<first 44 characters of the endpoint name>-*` (IAM scopes on that prefix): a name that
+    equals another, starts another, or shares its first 44 characters lets one environment's
+    rollout act in the other's name space. SageMaker names are case-insensitive.
+    """
+    for index, env in enumerate(environments):
+        mine = env.endpoint_name.lower()
+        for other in environments[index + 1 :]:
+            theirs = other.endpoint_name.lower()
+            field_name = f"environments.{other.name}.endpoint_name"
+            if mine == theirs:
+                fail(
+                    field_name,
+                    f"must differ from {env.name}'s endpoint name: two rollouts and two locks "
+                    f"would guard one endpoint {got(other.endpoint_name)}",
+                )
+            shorter, longer = sorted((env, other), key=lambda e: len(e.endpoint_name))
+            if longer.endpoint_name.lower().startswith(shorter.endpoint_name.lower()):
+                fail(
+                    f"environments.{shorter.name}.endpoint_name",
+                    f"must not be a prefix of {longer.name}'s endpoint name "
+                    f"{longer.endpoint_name!r}: {shorter.name}'s rollout could create models and "
+                    f"configs in {longer.name}'s name space {got(shorter.endpoint_name)}",
+                )
+            if name_prefix(mine) == name_prefix(theirs):
+                fail(
+                    field_name,
+                    f"must differ from {env.name}'s endpoint name in its first "
+                    f"{NAME_PREFIX_LENGTH} characters, which name the models and configs a "
+                    f"rollout may create {got(other.endpoint_name)}",
+                )
+
+
+def rollout_state_machine_name(environment: str) -> str:
+    """`guardrails-<env>-rollout`: other stacks and accounts derive its ARN from this name."""
+    return f"guardrails-{environment}-rollout"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,8 +179,9 @@ class EnvironmentConfig:
     endpoint: EndpointSettings = field(default_factory=EndpointSettings)
     deployment: DeploymentSettings = field(default_factory=DeploymentSettings)
     judge: JudgeSettings = field(default_factory=JudgeSettings)
+    traffic: TrafficSettings = field(default_factory=TrafficSettings)
     notification_emails: tuple[str, ...] = ()  # on-call subscribers of the SNS topic
-    smoke_test_payload: str = "0.5,1.2,-0.3,0.8,0.1,-1.1,0.4,0.9"  # text/csv features
+    smoke_test_payload: str = "0.5,1.2,-0.3,0.8,0.1,-1.1,0.4,0.9"  # text/csv, 1-1024 bytes
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -103,19 +201,50 @@ class EnvironmentConfig:
             "endpoint_name", self.endpoint_name, RESOURCE_NAME, "1-63 letters, digits or hyphens"
         )
         _check_emails("notification_emails", self.notification_emails)
+        _check_smoke_test_payload(self.smoke_test_payload)
         if self.deployment.strategy == "rolling" and self.endpoint.instance_count < 2:
             fail("endpoint.instance_count", "rolling updates need at least 2 instances")
+        if self.traffic.expected_error_rate >= self.judge.max_error_rate:
+            fail(
+                "traffic.expected_error_rate",
+                f"must be below judge.max_error_rate ({self.judge.max_error_rate:g}): the "
+                "judge never promotes a model at its ceiling "
+                + got(self.traffic.expected_error_rate),
+            )
+        _check_replay(self)
+        # SageMaker's canary and linear shift traffic on a timer: it must leave the judge time;
+        # and real plus replayed traffic must get a good model promoted before the max bake.
+        check_native_timing(self.deployment, self.judge, self.traffic)
+        check_bake_limit(self.deployment, self.judge, self.traffic)
 
     @property
     def is_environment_agnostic(self) -> bool:
         return self.account is None
+
+    def rollout_environment(self) -> dict[str, str]:
+        """The settings part of the rollout Lambdas' environment (CDK adds the resource names)."""
+        return settings_environment(
+            environment=self.name,
+            endpoint_name=self.endpoint_name,
+            variant_name=self.endpoint.variant_name,
+            endpoint=self.endpoint,
+            deployment=self.deployment,
+            judge=self.judge,
+            traffic=self.traffic,
+            smoke_test_payload=self.smoke_test_payload,
+        )
+
+    @property
+    def rollout_state_machine_name(self) -> str:
+        """The rollout state machine's name: deterministic, so other stacks derive its ARN."""
+        return rollout_state_machine_name(self.name)
 
 
 @dataclass(frozen=True, kw_only=True)
 class PipelineSettings:
     """Where the model pipeline runs and where its source comes from."""
 
-    host_environment: str = "dev"  # the environment whose account runs the pipeline
+    host_environment: str = "dev"  # the tooling account: runs the pipeline, keeps released models
     source: str = "codecommit"  # one of SOURCE_KINDS
     branch: str = "main"
     connection_arn_context_key: str = "connection_arn"  # context key holding the connection ARN
@@ -127,6 +256,7 @@ class PipelineSettings:
     processing_instance_type: str = "ml.m5.large"  # preprocessing and evaluation jobs
     training_instance_type: str = "ml.m5.large"  # the XGBoost training job
     approver_emails: tuple[str, ...] = ()  # subscribers of the approval-request topic
+    release_retention_days: int = 365  # Object Lock retention of released artifacts, days
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -144,6 +274,7 @@ class PipelineSettings:
         for name in ("processing_instance_type", "training_instance_type"):
             check_pattern(name, getattr(self, name), _INSTANCE_TYPE, "ml.m5.large")
         _check_emails("approver_emails", self.approver_emails)
+        check_range("release_retention_days", self.release_retention_days, 1, 3650, " days")
 
     @property
     def environments(self) -> tuple[str, ...]:
@@ -175,6 +306,7 @@ class AppConfig:
         names = tuple(env.name for env in self.environments)
         if len(set(names)) != len(names):
             fail("environments", f"names must be unique {got(list(names))}")
+        _check_endpoint_names(self.environments)
         for key, name in [
             ("host_environment", self.pipeline.host_environment),
             *[("deploy_environments", env) for env in self.pipeline.deploy_environments],
@@ -182,23 +314,56 @@ class AppConfig:
             if name not in names:
                 fail(f"pipeline.{key}", f"must be one of {', '.join(names)} {got(name)}")
 
+    def check_accounts(self) -> None:
+        """Where environments may be, given that every one serves the host's released models.
+
+        The pipeline's host environment is the tooling account: its stateful stack keeps the
+        released artifacts and the registry every environment's rollouts read, and its pipeline
+        starts the deploy environments' rollouts. Other accounts are reached by names derived
+        from config (never by CloudFormation exports), so when any environment names an account
+        every environment must (an environment-agnostic one could land anywhere), and all of
+        them must be in the host's region: SageMaker loads a model only from an S3 bucket in the
+        endpoint's own region, and the released artifacts are in the host's.
+        """
+        host = self.environment(self.pipeline.host_environment)
+        for env in self.environments:
+            if env is host:
+                continue
+            if host.is_environment_agnostic and not env.is_environment_agnostic:
+                fail(
+                    f"environments.{host.name}.account",
+                    f"the pipeline host {host.name} needs an explicit account and region, since "
+                    f"{env.name} names its own ({env.account}/{env.region}): other accounts trust "
+                    "the host's pipeline and read its released models by the host's account",
+                )
+            if env.is_environment_agnostic and not host.is_environment_agnostic:
+                fail(
+                    f"environments.{env.name}.account",
+                    f"must be set, like the pipeline host {host.name}'s ({host.account}/"
+                    f"{host.region}): the host's policies name the account of every environment "
+                    "that loads its released models",
+                )
+            if env.region != host.region:
+                fail(
+                    f"environments.{env.name}.region",
+                    f"must be the pipeline host {host.name}'s region {host.region}: SageMaker "
+                    "loads a model only from an S3 bucket in the endpoint's own region, and the "
+                    f"released artifacts are in the host's {got(env.region)}",
+                )
+
+    def other_account_environments(self) -> tuple[EnvironmentConfig, ...]:
+        """The environments in another account than the pipeline host's (none when agnostic)."""
+        host = self.environment(self.pipeline.host_environment)
+        return tuple(env for env in self.environments if env.account != host.account)
+
     def check_pipeline(self, connection_context: Any) -> str | None:
         """What only matters once the pipeline is built; its source's connection ARN, if any.
 
-        Every deploy environment must share the host's account and region (for now), and a
-        CodeConnections source needs the connection ARN that context holds.
+        The environments must be placed as `check_accounts` says (deploy environments may be
+        in other accounts than the host), and a CodeConnections source needs the connection ARN
+        that context holds.
         """
-        host = self.environment(self.pipeline.host_environment)
-        for name in self.pipeline.deploy_environments:
-            target = self.environment(name)
-            if (target.account, target.region) != (host.account, host.region):
-                fail(
-                    "pipeline.deploy_environments",
-                    f"{name} ({target.account or 'no account'}/{target.region or 'no region'}) "
-                    f"must share the account and region of the host environment "
-                    f"{host.name} ({host.account or 'no account'}/{host.region or 'no region'}); "
-                    "cross-account deploys are not supported yet",
-                )
+        self.check_accounts()
         return self.pipeline.connection_arn(connection_context)
 
     def environment(self, name: str) -> EnvironmentConfig:
@@ -224,18 +389,40 @@ class AppConfig:
 
 def _shipped_environments() -> dict[str, dict[str, Any]]:
     """The dev/staging/prod defaults, as field values that overrides replace."""
+    # Traffic: dev has few users and staging none, so both replay the released test data
+    # (120 requests a minute); prod plans for its autoscaling set point (2 instances x 750
+    # invocations a minute) and replays nothing. Staging lives on the replay alone: A/B at
+    # 50% (judge-paced, and the one strategy whose answers name the fleet, so the replay's
+    # labelled accuracy is compared), with a 5-point accuracy margin, what 60 replayed rows a
+    # minute per model can show within the bake (README); prod's 25% linear steps get 15
+    # minutes each (the judge needs 10, see README).
     return {
         "dev": dict(
             endpoint=EndpointSettings(instance_count=1, min_capacity=1, max_capacity=2),
             deployment=DeploymentSettings(strategy="all_at_once", wait_interval_seconds=300),
             judge=JudgeSettings(bake_time_seconds=300),
+            traffic=TrafficSettings(
+                expected_requests_per_minute=60, replay_requests_per_minute=120
+            ),
         ),
-        "staging": dict(deployment=DeploymentSettings(strategy="canary", canary_percent=10)),
+        "staging": dict(
+            deployment=DeploymentSettings(
+                strategy="ab", ab_weight_steps=(50, 100), wait_interval_seconds=1800
+            ),
+            judge=JudgeSettings(bake_time_seconds=3600, quality_margin=0.05),
+            traffic=TrafficSettings(expected_requests_per_minute=0, replay_requests_per_minute=120),
+        ),
         "prod": dict(
             production=True,
             endpoint=EndpointSettings(instance_count=2, min_capacity=2, max_capacity=6),
-            deployment=DeploymentSettings(strategy="linear", linear_step_percent=25),
+            deployment=DeploymentSettings(
+                strategy="linear",
+                linear_step_percent=25,
+                wait_interval_seconds=900,
+                max_execution_timeout_seconds=5400,
+            ),
             judge=JudgeSettings(bake_time_seconds=1800),
+            traffic=TrafficSettings(expected_requests_per_minute=1500),
         ),
     }
 

@@ -17,6 +17,8 @@ ROLLED_BACK = "rolled_back"
 ROLLBACK_REQUESTED = "rollback_requested"
 FAILED = "failed"
 STUCK = "stuck"
+UNLOCKED = "unlocked"
+DEPLOY_LEFT = "deploy_left"  # a `cdk deploy` left the endpoint as it was (guardrails.endpoint)
 
 _HEADLINES = {
     STARTED: ("Rollout started", "A new model is being rolled out behind the guardrails."),
@@ -29,7 +31,17 @@ _HEADLINES = {
     FAILED: ("Rollout FAILED", "The rollout stopped on an error; read the reason and the record."),
     STUCK: (
         "Rollout stuck",
-        "The judge could not decide within the maximum bake time; the rollout is rolled back.",
+        "The rollout ran out of time (the judge could not decide, or the execution timed "
+        "out); the candidate is taken out.",
+    ),
+    UNLOCKED: (
+        "Lock released",
+        "An operator released a rollout's lock on the endpoint; that rollout no longer holds it.",
+    ),
+    DEPLOY_LEFT: (
+        "cdk deploy left the endpoint alone",
+        "CloudFormation deployed the endpoint stack but changed nothing on the endpoint; read "
+        "the reason, and deploy again once it no longer holds.",
     ),
 }
 EVENT_KINDS = tuple(_HEADLINES)

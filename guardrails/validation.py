@@ -158,7 +158,9 @@ def from_mapping(
     known = [name for name in field_names(cls) if name not in fixed]
     for key in values:
         if key not in known:
-            fail(_join(path, str(key)), f"unknown setting (known: {', '.join(sorted(known))})")
+            # A key with control characters is shown escaped: the message stays one line.
+            name = str(key) if str(key).isprintable() else repr(str(key))
+            fail(_join(path, name), f"unknown setting (known: {', '.join(sorted(known))})")
     hints = _hints(cls)
     merged = dict(defaults or {})
     for key, value in values.items():
@@ -214,7 +216,6 @@ def check_one_of(field: str, value: str, allowed: tuple[str, ...]) -> None:
 def check_pattern(field: str, value: str, pattern: re.Pattern[str], looks_like: str) -> None:
     if not pattern.match(value):
         fail(field, f"must look like {looks_like} {got(value)}")
-
 
 
 # --------------------------------------------------------------------------- Lambda environment

@@ -6,36 +6,5 @@ reads the same cdk.json with the same checks; the settings the rollout Lambdas a
 defined once in guardrails/rollout/settings.py.
 """
 
-from guardrails.config import (
-    ENVIRONMENTS_CONTEXT_KEY,
-    NATIVE_STRATEGIES,
-    PIPELINE_CONTEXT_KEY,
-    SOURCE_KINDS,
-    STRATEGIES,
-    AppConfig,
-    ConfigError,
-    DeploymentSettings,
-    EndpointSettings,
-    EnvironmentConfig,
-    JudgeSettings,
-    PipelineSettings,
-    config_from_context,
-    default_config,
-)
-
-__all__ = [
-    "ENVIRONMENTS_CONTEXT_KEY",
-    "NATIVE_STRATEGIES",
-    "PIPELINE_CONTEXT_KEY",
-    "SOURCE_KINDS",
-    "STRATEGIES",
-    "AppConfig",
-    "ConfigError",
-    "DeploymentSettings",
-    "EndpointSettings",
-    "EnvironmentConfig",
-    "JudgeSettings",
-    "PipelineSettings",
-    "config_from_context",
-    "default_config",
-]
+from guardrails.config import *  # noqa: F403
+from guardrails.config import __all__ as __all__

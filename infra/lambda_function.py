@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import aws_cdk as cdk
 import aws_cdk.aws_iam as iam
 import aws_cdk.aws_lambda as lambda_
+import aws_cdk.aws_sqs as sqs
 from constructs import Construct
 
 from infra.dependencies import depend_only_on_policy
@@ -27,6 +28,9 @@ class GuardrailsFunction:
     than a scope of its own, so ids stay where they are: the rollout's steps sit side by side
     in one scope (`JudgeRole`, `JudgeFunction`, ...), a lone function fills a scope of its own
     with no prefix (`MarkApproved/Role`, ...). These ids feed logical IDs: keep them.
+
+    A function invoked asynchronously (by EventBridge) gets a `dead_letter_queue` for the
+    events it failed on after Lambda's own retries.
     """
 
     def __init__(
@@ -42,11 +46,14 @@ class GuardrailsFunction:
         timeout: cdk.Duration = DEFAULT_TIMEOUT,
         memory_size: int = DEFAULT_MEMORY_MB,
         role_description: str | None = None,
+        role: iam.IRole | None = None,
+        dead_letter_queue: sqs.IQueue | None = None,
     ) -> None:
         module, _, function = handler.rpartition(".")
         if not module or not function:
             raise ValueError(f"handler must be a dotted module.function path (got {handler!r})")
-        self.role = iam.Role(
+        # A role made elsewhere (the approval step's, which a bucket policy names) or its own.
+        self.role: iam.IRole = role or iam.Role(
             scope,
             f"{id_prefix}Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
@@ -67,5 +74,8 @@ class GuardrailsFunction:
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             environment=dict(environment),
+            dead_letter_queue=dead_letter_queue,
         )
+        if dead_letter_queue is not None and dead_letter_queue.encryption_master_key is not None:
+            dead_letter_queue.encryption_master_key.grant_encrypt(self.role)
         depend_only_on_policy(self.function, self.role)

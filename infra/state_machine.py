@@ -35,11 +35,13 @@ class LoggedStateMachine:
         definition: sfn.IChainable,
         timeout: cdk.Duration,
         invoked_functions: Sequence[lambda_.IFunction] = (),
+        state_machine_name: str | None = None,  # a derived name, where other accounts name it
     ) -> None:
         self.log_group = logs.log_group(scope, log_group_id)
         self.state_machine = sfn.StateMachine(
             scope,
             id_,
+            state_machine_name=state_machine_name,
             comment=comment,
             definition_body=sfn.DefinitionBody.from_chainable(definition),
             timeout=timeout,

@@ -72,7 +72,11 @@ ACCURACY_PATH = "binary_classification_metrics.accuracy.value"
 AUC_DROP_PATH = "baseline.auc_drop"
 REPORT_FILE = "evaluation.json"
 
-APPROVAL_STATUS = "PendingManualApproval"  # only the approval step ever sets Approved
+# Only the approval step ever sets Approved: the jobs' role may create packages only with this
+# status (an IAM condition on sagemaker:ModelApprovalStatus).
+APPROVAL_STATUS = "PendingManualApproval"
+TEST_DATA_METADATA = "test_data"  # metadata key: the held-out test split's s3:// URI
+TEST_DATA_FILE = "test.csv"  # what pipelines/preprocess.py writes into the test split
 SKLEARN_VERSION = "1.2-1"  # processing container for preprocess.py
 XGBOOST_VERSION = "1.7-1"  # training, evaluation and serving container
 CONTENT_TYPE = "text/csv"
@@ -291,6 +295,11 @@ def _build(args: PipelineArguments) -> Pipeline:
                 "accuracy": accuracy.to_string(),
                 "baseline_auc": baseline_auc.to_string(),
                 "evaluation_report": report_uri,
+                # The held-out split the model was evaluated on: the approval step releases it
+                # beside the model (guardrails.release.record.PIPELINE_TEST_DATA).
+                TEST_DATA_METADATA: Join(
+                    on="/", values=[split_uri["test"].S3Output.S3Uri, TEST_DATA_FILE]
+                ),
             },
         ),
     )

@@ -1,19 +1,25 @@
-"""The guarded SageMaker endpoint of one environment, its rollback alarms and autoscaling."""
+"""The guarded endpoint of one environment: its rollback alarms and its reconciler.
+
+The stack provisions only what needs no model. It reads the serving model from the stateful
+stack's SSM parameter (a CloudFormation parameter whose default is the parameter's name, so
+`cdk deploy` needs no `--parameters`, and CloudFormation resolves the latest value on every
+deploy); the reconciler makes the endpoint match it (docs/architecture.md, "Who owns what").
+"""
 
 from __future__ import annotations
 
 import aws_cdk as cdk
+import aws_cdk.aws_iam as iam
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.environment.alarms import EndpointAlarms
-from infra.environment.autoscaling import VariantAutoscaling
-from infra.environment.endpoint import GuardedEndpoint
+from infra.environment.endpoint_reconciler import EndpointReconciler
 from stacks.stateful_stack import StatefulStack
 
 
 class EndpointStack(cdk.Stack):
-    """Model, endpoint config and endpoint; SageMaker rolls updates back on the alarms."""
+    """Rollback alarms, and the endpoint reconciled with the serving model on every deploy."""
 
     def __init__(
         self,
@@ -25,13 +31,13 @@ class EndpointStack(cdk.Stack):
         **kwargs,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
-        model_package = cdk.CfnParameter(
+        serving_model = cdk.CfnParameter(
             self,
-            "ModelPackageArn",
-            type="String",
-            description="Approved model package the endpoint starts with "
-            "(later models arrive through the guarded rollout).",
-            allowed_pattern=r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/.+$",
+            "ServingModel",
+            type="AWS::SSM::Parameter::Value<String>",
+            default=stateful.serving_model.parameter_name,
+            description="What serves, as the rollout last wrote it (resolved on every deploy; "
+            "never pass another value).",
         )
         alarms = EndpointAlarms(
             self,
@@ -43,26 +49,39 @@ class EndpointStack(cdk.Stack):
             topic=stateful.topic,
         )
         self.alarms = alarms
-        self.endpoint = GuardedEndpoint(
+        # SageMaker checks the rollback alarms with the model's execution role.
+        iam.Policy(
+            self,
+            "AlarmAccess",
+            roles=[stateful.model_role],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["cloudwatch:DescribeAlarms"],
+                    resources=[alarm.alarm_arn for alarm in alarms.rollback_alarms],
+                )
+            ],
+        )
+        self.reconciler = EndpointReconciler(
             self,
             "Endpoint",
+            environment=config.name,
             endpoint_name=config.endpoint_name,
-            model_package_arn=model_package.value_as_string,
-            settings=config.endpoint,
-            guardrail=config.deployment,
-            rollback_alarms=alarms.rollback_alarms,
-            role=stateful.model_role,
-            bucket=stateful.bucket,
-            key=stateful.key,
+            production=config.production,
+            shape=config.endpoint,
+            serving_model=serving_model.value_as_string,
+            state_machine_name=config.rollout_state_machine_name,
+            table=stateful.table,
+            topic=stateful.topic,
         )
-        scaling = VariantAutoscaling(
-            self, "Autoscaling", endpoint_name=config.endpoint_name, settings=config.endpoint
-        )
-        scaling.node.add_dependency(self.endpoint.endpoint)
-
         cdk.CfnOutput(self, "EndpointName", value=config.endpoint_name)
         cdk.CfnOutput(
             self,
-            "InitialEndpointConfigName",
-            value=self.endpoint.endpoint_config.attr_endpoint_config_name,
+            "ReconcileAction",
+            value=self.reconciler.resource.get_att_string("Action"),
+            description="What this deploy did to the endpoint (see ReconcileReason)",
+        )
+        cdk.CfnOutput(
+            self,
+            "ReconcileReason",
+            value=self.reconciler.resource.get_att_string("Reason"),
         )

@@ -9,13 +9,13 @@ from constructs import Construct
 
 from infra.config import AppConfig, ConfigError, EnvironmentConfig, PipelineSettings
 from infra.encrypted_logs import EncryptedLogs
+from infra.environment.identities import PACKAGE_STATE_ROLE, PIPELINE_ROLE, Placement
 from infra.lambda_code import runtime_code
 from infra.pipeline.approval import ApprovalStep
 from infra.pipeline.builds import PipelineBuilds
 from infra.pipeline.model_pipeline import DeployEnvironment, ModelPipeline, PipelineSource
 from infra.pipeline.package_events import PackageStateEvents
-from infra.pipeline.release import ReleaseStateMachine
-from infra.pipeline.training_roles import DeployedModelAccess, ModelBuildRole
+from infra.pipeline.training_roles import ModelBuildRole
 from stacks.guardrails_app import EnvironmentStacks, aws_environment, tag
 from stacks.stateful_stack import StatefulStack
 
@@ -28,7 +28,11 @@ def sagemaker_pipeline_name(host: EnvironmentConfig) -> str:
 
 
 class PipelineStack(cdk.Stack):
-    """From a push on the branch to a guarded rollout in every deploy environment."""
+    """From a push on the branch to a guarded rollout in every deploy environment.
+
+    It lives in the host environment (the tooling account); deploy environments may be other
+    accounts, reached by derived names only (no CloudFormation export crosses accounts).
+    """
 
     def __init__(
         self,
@@ -38,15 +42,26 @@ class PipelineStack(cdk.Stack):
         settings: PipelineSettings,
         host: EnvironmentConfig,
         host_stateful: StatefulStack,
-        deploy_environments: Sequence[DeployEnvironment],
+        deploy_environments: Sequence[EnvironmentConfig],
         connection_arn: str | None = None,
         **kwargs,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
         # Declared up front so grants on the stateful stacks' key stay on this side.
         self.add_stack_dependency(host_stateful)
+        released = host_stateful.released_artifacts
+        if host_stateful.pipeline_artifacts is None or released is None:
+            raise ValueError(f"{host_stateful.stack_name} does not host the pipeline")
         group_name = host_stateful.model_package_group.group_name
-        logs = EncryptedLogs(self, "Logs", description="Guardrails model pipeline logs")
+        placement = Placement.of(self, host)
+        targets = [DeployEnvironment.of(self, env) for env in deploy_environments]
+        # The approvals of what reaches production are in these logs: kept when prod is a target.
+        logs = EncryptedLogs(
+            self,
+            "Logs",
+            description="Guardrails model pipeline logs",
+            retain=any(env.production for env in deploy_environments),
+        )
         code = runtime_code()
 
         build_role = ModelBuildRole(
@@ -73,6 +88,8 @@ class PipelineStack(cdk.Stack):
             model_package_group_name=group_name,
             approver_emails=settings.approver_emails,
             key=host_stateful.key,
+            artifact_bucket=host_stateful.bucket,
+            released=released,
             code=code,
             logs=logs,
         )
@@ -84,35 +101,21 @@ class PipelineStack(cdk.Stack):
                 repository=host_stateful.repository,
                 connection_arn=connection_arn,
             ),
+            role_name=placement.role_name(PIPELINE_ROLE),
             test_project=builds.test_project,
             train_project=builds.train_project,
             approval=approval,
-            deploy_environments=deploy_environments,
-            artifact_bucket=host_stateful.bucket,
+            deploy_environments=targets,
+            artifact_bucket=host_stateful.pipeline_artifacts,
             on_call=host_stateful.topic,
-        )
-        if deploy_environments:
-            DeployedModelAccess(
-                self,
-                "DeployedModelAccess",
-                bucket=host_stateful.bucket,
-                key=host_stateful.key,
-                model_roles=[deploy_env.model_role for deploy_env in deploy_environments],
-            )
-        release = ReleaseStateMachine(
-            self,
-            "Release",
-            deploy_environments=deploy_environments,
-            on_call=host_stateful.topic,
-            on_call_key=host_stateful.key,
-            logs=logs,
         )
         PackageStateEvents(
             self,
             "PackageEvents",
             model_package_group_name=group_name,
-            deploy_environments=deploy_environments,
-            release=release.state_machine,
+            role_name=placement.role_name(PACKAGE_STATE_ROLE),
+            deploy_environments=targets,
+            released_bucket=released.bucket,
             table=host_stateful.table,
             on_call=host_stateful.topic,
             key=host_stateful.key,
@@ -123,7 +126,6 @@ class PipelineStack(cdk.Stack):
         cdk.CfnOutput(self, "PipelineName", value=self.model_pipeline.pipeline.pipeline_name)
         cdk.CfnOutput(self, "SageMakerPipelineName", value=sagemaker_pipeline_name(host))
         cdk.CfnOutput(self, "ApproversTopicArn", value=approval.topic.topic_arn)
-        cdk.CfnOutput(self, "ReleaseStateMachineArn", value=release.state_machine.state_machine_arn)
 
 
 def build_pipeline(
@@ -153,25 +155,18 @@ def build_pipeline(
         raise ConfigError(
             "pipeline.source", f"codecommit, but {host.name}'s stateful stack has no repository"
         )
-    deploy_environments = [
-        DeployEnvironment(
-            config=config.environment(name),
-            state_machine=stacks[name].rollout.state_machine,
-            model_role=stacks[name].stateful.model_role,
-        )
-        for name in settings.deploy_environments
-    ]
     stack = PipelineStack(
         app,
         STACK_NAME,
         settings=settings,
         host=host,
         host_stateful=host_stateful,
-        deploy_environments=deploy_environments,
+        deploy_environments=[config.environment(name) for name in settings.deploy_environments],
         connection_arn=connection_arn if settings.source == "codeconnections" else None,
         env=aws_environment(host),
         description="Guardrails: model pipeline from git push to guarded rollouts",
     )
+    # Deploys after the rollouts it starts (a dependency, not a reference: accounts may differ).
     for name in settings.deploy_environments:
         stack.add_stack_dependency(stacks[name].rollout)
     tag(stack, host.name)

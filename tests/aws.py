@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+
+from guardrails import records
 
 REGION = "us-east-1"
 
@@ -24,6 +27,20 @@ def create_deployment_table(name: str = "deployments") -> Any:
             {"AttributeName": "sk", "AttributeType": "S"},
         ],
         BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def hold_lock(
+    table: Any, endpoint_name: str, deployment_id: str, *, started_by: str = "ci"
+) -> None:
+    """`deployment_id` holds the endpoint's lock now, with a fifteen-minute lease."""
+    records.acquire_lock(
+        table,
+        endpoint_name=endpoint_name,
+        deployment_id=deployment_id,
+        started_by=started_by,
+        now=datetime.now(UTC),
+        lease_seconds=900,
     )
 
 

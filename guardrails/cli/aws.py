@@ -9,7 +9,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from guardrails.cli.errors import Failure
+from guardrails.cli.errors import InputError, OperationalError
 from guardrails.config import EnvironmentConfig
 from guardrails.services.errors import is_not_found
 
@@ -41,17 +41,28 @@ class Deployed:
         dynamodb = self.session.resource("dynamodb", region_name=self.region, config=_RETRIES)
         return dynamodb.Table(self.table_name)
 
+    def state_machine_arn(self) -> str:
+        """The rollout state machine, the one the pipeline starts, from the rollout stack."""
+        name = stack_name(self.env, "Rollout")
+        outputs = stack_outputs(self.client("cloudformation"), name, self.region, required=True)
+        if "StateMachineArn" not in outputs:
+            raise OperationalError(f"stack {name}: has no output StateMachineArn (redeploy it)")
+        return outputs["StateMachineArn"]
+
 
 def connect(env: EnvironmentConfig, profile: str | None) -> Deployed:
-    """The environment's stacks in its account and region, or a Failure saying what is off."""
+    """The environment's stacks in its account and region, or an error saying what is off."""
     session = boto3.Session(profile_name=profile, region_name=env.region)
     region = session.region_name
     if not region:
-        raise Failure(f"environments.{env.name}.region: not set in cdk.json and no default region")
+        raise InputError(
+            f"environments.{env.name}.region: not in a cdk.json, and the AWS profile has no "
+            "region (set AWS_DEFAULT_REGION or pick another --profile)"
+        )
     identity = session.client("sts", region_name=region, config=_RETRIES).get_caller_identity()
     account = identity["Account"]
     if env.account and account != env.account:
-        raise Failure(
+        raise OperationalError(
             f"environments.{env.name}.account: is {env.account}, but the credentials are for "
             f"account {account} (pick another --profile)"
         )
@@ -60,7 +71,9 @@ def connect(env: EnvironmentConfig, profile: str | None) -> Deployed:
     endpoint = stack_outputs(cloudformation, stack_name(env, "Endpoint"), region, required=False)
     for key in ("DeploymentTableName", "OnCallTopicArn"):
         if key not in stateful:
-            raise Failure(f"stack {stack_name(env, 'Stateful')}: has no output {key} (redeploy it)")
+            raise OperationalError(
+                f"stack {stack_name(env, 'Stateful')}: has no output {key} (redeploy it)"
+            )
     return Deployed(
         env=env,
         session=session,
@@ -81,8 +94,9 @@ def stack_outputs(cloudformation: Any, name: str, region: str, *, required: bool
         if not is_not_found(error):
             raise
         if required:
-            raise Failure(f"stack {name}: not deployed in {region} (run cdk deploy)") from None
+            raise OperationalError(
+                f"stack {name}: not deployed in {region} (run cdk deploy)"
+            ) from None
         return {}
     outputs = stacks[0].get("Outputs", []) if stacks else []
     return {o["OutputKey"]: o["OutputValue"] for o in outputs}
-

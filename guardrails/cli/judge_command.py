@@ -10,6 +10,7 @@ import click
 from guardrails.cli import render
 from guardrails.cli.cloudwatch_export import ExportError, build_request
 from guardrails.cli.errors import EXIT_FAILED, InputError
+from guardrails.cli.output import json_option, print_json
 from guardrails.judge import JudgeInputError, evaluate
 
 
@@ -25,7 +26,7 @@ from guardrails.judge import JudgeInputError, evaluate
     type=click.File("r"),
     help="Which export Ids make up each judge metric (required with --cloudwatch-export).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the judge's response as JSON.")
+@json_option
 @click.pass_context
 def judge(
     ctx: click.Context,
@@ -56,7 +57,7 @@ def judge(
         raise InputError(str(error)) from None
 
     if as_json:
-        click.echo(json.dumps(response, indent=2))
+        print_json(response)
     else:
         click.echo(format_response(response))
     if response["decision"] == "rollback":
@@ -77,33 +78,9 @@ def _read_json(stream: IO[str]) -> Any:
 
 def format_response(response: dict[str, Any]) -> str:
     """The decision, a table per metric and each metric's reason."""
-    rows = []
-    for m in response["metrics"]:
-        ci = m.get("ci")
-        interval = f"[{render.signed(ci[0])}, {render.signed(ci[1])}]" if ci else "-"
-        rows.append(
-            [
-                m["name"],
-                m["decision"],
-                render.signed(m.get("estimate")),
-                interval,
-                render.number(m.get("p_value"), 3),
-                render.count(m.get("n_canary", 0)),
-                render.count(m.get("n_baseline", 0)),
-            ]
-        )
     parts = [f"Decision: {response['decision'].upper()}"]
-    if rows:
-        headers = [
-            "metric",
-            "decision",
-            "estimate",
-            "interval",
-            "p-value",
-            "canary n",
-            "baseline n",
-        ]
-        parts.append(render.table(headers, rows, right=(2, 4, 5, 6)))
+    if response["metrics"]:
+        parts.append(render.judge_table(response["metrics"]))
         parts.append("\n".join(f"{m['name']}: {m['reason']}" for m in response["metrics"]))
     else:
         parts.append(response["reason"])

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import click
 
 from guardrails.cli import render
 from guardrails.cli.config import load_environment
 from guardrails.cli.errors import EXIT_FAILED, InputError
+from guardrails.cli.output import json_option, print_json
 from guardrails.cli.planning import (
     FixedHorizon,
     MetricSpec,
     PlanError,
     Traffic,
     bake_warnings,
-    design_rps,
     fixed_horizon,
     judge_scenario,
     mean_metric,
+    planned_rps,
     rate_metric,
     split_traffic,
     strategy_traffic,
@@ -40,7 +41,9 @@ from guardrails.judge.simulation import Summary, simulate
 @click.option(
     "--rps",
     type=float,
-    help="Requests per second to the endpoint (default with --env: its autoscaling set point).",
+    help="Requests per second to the endpoint (default with --env: its planned traffic, "
+    "traffic.expected_requests_per_minute or else the autoscaling set point, plus the "
+    "test data it replays, traffic.replay_requests_per_minute).",
 )
 @click.option(
     "--canary-share",
@@ -62,6 +65,7 @@ from guardrails.judge.simulation import Summary, simulate
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Simulation seed.")
 @click.option("--strict", is_flag=True, help="Exit 1 when a warning is printed.")
+@json_option
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -77,6 +81,7 @@ def plan(
     runs: int,
     seed: int,
     strict: bool,
+    as_json: bool,
 ) -> None:
     """Samples and minutes to catch a regression of --margin: fixed horizon and our judge.
 
@@ -100,10 +105,29 @@ def plan(
         catch = simulate(scenario, metric.margin, runs, seed)
         promote = simulate(scenario, 0.0, runs, seed + 1)
 
-    click.echo(_report(metric, traffic, judge, power, fixed, catch, promote))
     warnings = bake_warnings(env, fixed, catch, promote) if env else []
-    for warning in warnings:
-        click.echo(f"Warning: {warning}", err=True)
+    if as_json:
+        print_json(
+            {
+                "environment": env.name if env else None,
+                "metric": {**asdict(metric), "label": metric.label},
+                "traffic": {**asdict(traffic), "canary_share": traffic.canary_share},
+                "judge": asdict(judge),
+                "power": power,
+                "fixed_horizon": asdict(fixed),
+                "simulation": {
+                    "runs": runs,
+                    "seed": seed,
+                    "catch_margin": asdict(catch) if catch else None,
+                    "promote_equal": asdict(promote) if promote else None,
+                },
+                "warnings": warnings,
+            }
+        )
+    else:
+        click.echo(_report(metric, traffic, judge, power, fixed, catch, promote))
+        for warning in warnings:
+            click.echo(f"Warning: {warning}", err=True)
     if warnings and strict:
         ctx.exit(EXIT_FAILED)
 
@@ -132,15 +156,25 @@ def _metric(
 
 
 def _traffic(env: EnvironmentConfig | None, rps: float | None, share: float | None) -> Traffic:
+    replayed = 0.0
     if rps is None:
         if env is None:
             raise PlanError("--rps: required (requests per second), or give --env")
-        rps = design_rps(env)
+        rps, replayed = planned_rps(env)
     if share is not None:
-        return split_traffic(rps, share)
-    if env is not None:
-        return strategy_traffic(env, rps)
-    return split_traffic(rps, DeploymentSettings().canary_percent)
+        traffic = split_traffic(rps, share)
+    elif env is not None:
+        traffic = strategy_traffic(env, rps)
+    else:
+        traffic = split_traffic(rps, DeploymentSettings().canary_percent)
+    if not replayed:
+        return traffic
+    return replace(
+        traffic,
+        replayed_rps=replayed,
+        description=f"{traffic.description}; {render.number(replayed)} req/s of it replayed "
+        "test data",
+    )
 
 
 def _judge_settings(env: EnvironmentConfig | None, alpha: float | None) -> JudgeSettings:

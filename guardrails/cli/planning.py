@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from guardrails import stats
 from guardrails.config import DeploymentSettings, EnvironmentConfig, JudgeSettings
 from guardrails.judge.simulation import Kind, Scenario, Summary
+from guardrails.rollout.timing import baking_percent
 
 
 class PlanError(ValueError):
@@ -25,6 +26,7 @@ class Traffic:
     canary_rps: float
     baseline_rps: float
     description: str  # how the split was chosen, for the report
+    replayed_rps: float = 0.0  # of the total, what the rollout replays from the test data
 
     @property
     def canary_share(self) -> float:
@@ -110,15 +112,10 @@ def strategy_traffic(env: EnvironmentConfig, rps: float) -> Traffic:
     """The split an environment's strategy bakes on: its smallest step, where data is scarcest."""
     deployment: DeploymentSettings = env.deployment
     strategy = deployment.strategy
-    percent = {
-        "canary": deployment.canary_percent,
-        "linear": deployment.linear_step_percent,
-        "rolling": deployment.rolling_batch_percent,
-        "ab": deployment.ab_weight_steps[0],
-    }.get(strategy)
+    percent = baking_percent(deployment)
     if strategy == "shadow":
         return split_traffic(rps, 50, mirrored=True)
-    if percent is None or percent >= 100:
+    if percent is None:
         raise PlanError(
             f"--canary-share: environments.{env.name}.deployment.strategy is {strategy}, which "
             "sends all traffic to the new model at once; give the share to plan for"
@@ -134,6 +131,24 @@ def strategy_traffic(env: EnvironmentConfig, rps: float) -> Traffic:
 def design_rps(env: EnvironmentConfig) -> float:
     """Traffic at the autoscaling set point: instances x target invocations per minute / 60."""
     return env.endpoint.instance_count * env.endpoint.target_invocations_per_instance / 60
+
+
+def planned_rps(env: EnvironmentConfig) -> tuple[float, float]:
+    """(total, replayed) requests per second while a rollout bakes, as the timing check counts.
+
+    Real traffic is `traffic.expected_requests_per_minute`, else the autoscaling set point;
+    the replay (`traffic.replay_requests_per_minute`) comes on top.
+    """
+    real = env.traffic.expected_requests_per_minute
+    real_rps = design_rps(env) if real is None else real / 60
+    replayed = env.traffic.replay_requests_per_minute / 60
+    if real_rps + replayed <= 0:
+        raise PlanError(
+            f"--rps: environments.{env.name} plans for no real traffic and replays nothing "
+            "(traffic.expected_requests_per_minute 0, traffic.replay_requests_per_minute 0); "
+            "give the requests per second to plan for"
+        )
+    return real_rps + replayed, replayed
 
 
 def fixed_horizon(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> str:
@@ -56,8 +58,34 @@ def short_time(iso: str) -> str:
     return iso or "-"
 
 
+def utc_time(moment: datetime | None) -> str:
+    """A datetime from boto3 as 2026-11-20 10:00:05Z; a dash for None."""
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z" if moment else "-"
+
+
 def short_arn(arn: str) -> str:
     """The part after the resource type: model-package/group/3 -> group/3."""
     if arn.startswith("arn:") and "/" in arn:
         return arn.split("/", 1)[1]
     return arn or "-"
+
+
+def judge_table(metrics: Sequence[dict[str, Any]]) -> str:
+    """One row per metric of a judge response: decision, estimate, interval, p-value, counts."""
+    rows = []
+    for m in metrics:
+        ci = m.get("ci")
+        interval = f"[{signed(ci[0])}, {signed(ci[1])}]" if ci else "-"
+        rows.append(
+            [
+                m["name"],
+                m["decision"],
+                signed(m.get("estimate")),
+                interval,
+                number(m.get("p_value"), 3),
+                count(m.get("n_canary", 0)),
+                count(m.get("n_baseline", 0)),
+            ]
+        )
+    headers = ["metric", "decision", "estimate", "interval", "p-value", "canary n", "baseline n"]
+    return table(headers, rows, right=(2, 4, 5, 6))

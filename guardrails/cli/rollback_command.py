@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import click
@@ -9,18 +10,21 @@ from botocore.exceptions import ClientError
 
 from guardrails import records
 from guardrails.cli.aws import Deployed, connect
-from guardrails.cli.config import load_environment
-from guardrails.cli.errors import Failure, InputError
-from guardrails.rollout.rollback import RollbackRefused, rollback_endpoint
+from guardrails.cli.config import deployed_environment, env_option
+from guardrails.cli.errors import Failure, InputError, OperationalError
+from guardrails.cli.output import json_option, print_json, say
+from guardrails.rollout.rollback import RollbackRefused, RollbackResult, rollback_endpoint
+from guardrails.rollout.serving import ServingModel, serving_model_parameter_name
 from guardrails.services.errors import is_not_found
 from guardrails.services.sagemaker import EndpointView, SageMakerSeam
 from guardrails.services.sns import Notifier
+from guardrails.services.ssm import ServingModelParameter
 
 DEFAULT_REASON = "manual rollback with the guardrails CLI"
 
 
 @click.command()
-@click.option("--env", "env_name", required=True, help="Environment whose endpoint to roll back.")
+@env_option("Environment whose endpoint to roll back.")
 @click.option(
     "--to",
     "target",
@@ -35,9 +39,16 @@ DEFAULT_REASON = "manual rollback with the guardrails CLI"
     is_flag=True,
     help="Roll back even while a rollout holds the endpoint's lock.",
 )
+@json_option
 @click.pass_context
 def rollback(
-    ctx: click.Context, env_name: str, target: str | None, reason: str, yes: bool, force: bool
+    ctx: click.Context,
+    env_name: str,
+    target: str | None,
+    reason: str,
+    yes: bool,
+    force: bool,
+    as_json: bool,
 ) -> None:
     """Start the rollback of ENV's endpoint to the recorded previous endpoint config.
 
@@ -47,19 +58,20 @@ def rollback(
     """
     if not reason.strip():
         raise InputError("--reason: say why the endpoint is rolled back")
-    deployed = connect(load_environment(ctx.obj.config_path, env_name), ctx.obj.profile)
+    deployed = connect(deployed_environment(ctx.obj.config_path, env_name), ctx.obj.profile)
     seam = SageMakerSeam(deployed.client("sagemaker"))
     table = deployed.table()
     endpoint = _endpoint(seam, deployed)
     target, origin = _target(table, deployed, target)
     _refuse_early(seam, table, deployed, endpoint, target, force=force)
-    click.echo(
+    say(
+        as_json,
         f"Endpoint {deployed.endpoint_name} ({deployed.env.name}, account {deployed.account}, "
         f"{deployed.region}) is {endpoint.describe()}.\n"
-        f"Rollback target: {target}{origin}."
+        f"Rollback target: {target}{origin}.",
     )
     if not yes:
-        click.confirm(f"Roll {deployed.endpoint_name} back to {target}?", abort=True)
+        click.confirm(f"Roll {deployed.endpoint_name} back to {target}?", abort=True, err=as_json)
     try:
         result = rollback_endpoint(
             sagemaker=seam,
@@ -75,9 +87,41 @@ def rollback(
         )
     except RollbackRefused as error:
         raise Failure(f"refused: {error}") from None
+    parameter = _record_serving(seam, deployed, result)
+    if as_json:
+        print_json(
+            {
+                "environment": deployed.env.name,
+                "reason": reason,
+                "serving_model_parameter": parameter,
+                **asdict(result),
+            }
+        )
+        return
     click.echo(result.message)
     if result.changed:
         click.echo(f"Follow it with: guardrails status --env {deployed.env.name}")
+
+
+def _record_serving(seam: SageMakerSeam, deployed: Deployed, result: RollbackResult) -> str:
+    """Write what serves into the serving-model parameter, as a rollout's ending does.
+
+    So the next `cdk deploy` builds on the config the operator chose, not on the one the
+    rollback replaced (the endpoint stack's reconciler holds on a mismatch and tells on-call).
+    """
+    packages = seam.config_packages(result.target_config)
+    parameter = ServingModelParameter(
+        deployed.client("ssm"), serving_model_parameter_name(deployed.env.name)
+    )
+    parameter.write(
+        ServingModel(
+            model_package_arn=next(iter(packages)) if len(packages) == 1 else "",
+            endpoint_config=result.target_config,
+            deployment_id=f"cli-rollback:{deployed.caller_arn}",
+            updated_at=records.now_iso(),
+        )
+    )
+    return parameter.name
 
 
 def _endpoint(seam: SageMakerSeam, deployed: Deployed) -> EndpointView:
@@ -85,7 +129,7 @@ def _endpoint(seam: SageMakerSeam, deployed: Deployed) -> EndpointView:
         return seam.describe_endpoint(deployed.endpoint_name)
     except ClientError as error:
         if is_not_found(error):
-            raise Failure(
+            raise OperationalError(
                 f"endpoint {deployed.endpoint_name}: not found in {deployed.region} "
                 f"(account {deployed.account})"
             ) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -10,6 +11,7 @@ import click
 from guardrails.cli import render
 from guardrails.cli.config import load_environment
 from guardrails.cli.errors import InputError
+from guardrails.cli.output import json_option, print_json
 from guardrails.cli.planning import (
     PlanError,
     design_rps,
@@ -46,6 +48,7 @@ DEFAULT_EFFECTS = "0,0.25,0.5,0.75,1,1.5,2,3"
     show_default=True,
     help="True regressions to simulate, in multiples of judge.error_rate_margin.",
 )
+@json_option
 @click.pass_context
 def simulate(
     ctx: click.Context,
@@ -57,6 +60,7 @@ def simulate(
     baseline_rate: float | None,
     canary_share: float | None,
     effects: str,
+    as_json: bool,
 ) -> None:
     """False rollback rate, power and time to decision across true regressions; writes a PNG.
 
@@ -84,7 +88,10 @@ def simulate(
 
     summaries: list[Summary] = []
     with click.progressbar(
-        length=len(multiples) * runs, label="Simulating rollouts", file=sys.stderr
+        length=len(multiples) * runs,
+        label="Simulating rollouts",
+        file=sys.stderr,
+        hidden=as_json,  # under --json, stderr carries only an error document
     ) as bar:
         for index, multiple in enumerate(multiples):
             delta = multiple * metric.margin
@@ -113,6 +120,30 @@ def simulate(
     except OSError as error:
         raise InputError(f"--out: cannot write {path} ({error.strerror})") from None
 
+    if as_json:
+        print_json(
+            {
+                "environment": env.name,
+                "baseline_rate": rate,
+                "margin": metric.margin,
+                "judge": asdict(judge),
+                "traffic": {
+                    "rps": total_rps,
+                    "canary_rps": traffic.canary_rps,
+                    "baseline_rps": traffic.baseline_rps,
+                    "description": traffic.description,
+                    "canary_per_look": scenario.canary_per_look,
+                    "baseline_per_look": scenario.baseline_per_look,
+                },
+                "runs": runs,
+                "seed": seed,
+                "results": [
+                    {**asdict(s), "margins": s.true_delta / metric.margin} for s in summaries
+                ],
+                "plot": str(path),
+            }
+        )
+        return
     rows = [
         [
             f"{s.true_delta:+.4g}",

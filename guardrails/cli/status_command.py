@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -13,43 +12,80 @@ from botocore.exceptions import ClientError
 from guardrails import records
 from guardrails.cli import render
 from guardrails.cli.aws import Deployed, connect
-from guardrails.cli.config import load_environment
-from guardrails.cli.errors import EXIT_FAILED, Failure
+from guardrails.cli.config import deployed_environment, env_option
+from guardrails.cli.errors import EXIT_FAILED, OperationalError
+from guardrails.cli.follow import Follower, format_decision, format_ending, interval_option
+from guardrails.cli.output import json_option, print_json
 from guardrails.services.errors import is_not_found
 
 UNHEALTHY = ("Failed", "OutOfService")
 
 
 @click.command()
-@click.option("--env", "env_name", required=True, help="Environment to inspect.")
+@env_option("Environment to inspect.")
 @click.option("--decisions", type=click.IntRange(min=0), default=5, show_default=True,
               help="How many of the latest rollout's decisions to show.")  # fmt: skip
-@click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Follow the rollout in flight, with each decision and the judge's numbers, until it ends.",
+)
+@interval_option
+@json_option
 @click.pass_context
-def status(ctx: click.Context, env_name: str, decisions: int, as_json: bool) -> None:
+def status(
+    ctx: click.Context, env_name: str, decisions: int, watch: bool, interval: int, as_json: bool
+) -> None:
     """The endpoint, its config and model package, any rollout in flight, the last decisions.
 
-    Exits 1 when the endpoint is Failed or OutOfService.
+    Exits 1 when the endpoint is Failed or OutOfService. With --watch it then follows the
+    rollout in flight (if any) until it ends, and exits 0 only when it was promoted.
     """
-    deployed = connect(load_environment(ctx.obj.config_path, env_name), ctx.obj.profile)
+    deployed = connect(deployed_environment(ctx.obj.config_path, env_name), ctx.obj.profile)
     facts = gather_status(deployed, decisions)
-    click.echo(json.dumps(facts, indent=2, default=str) if as_json else format_status(facts))
-    if facts["endpoint"]["status"] in UNHEALTHY:
+    in_flight = (facts["lock"] or {}).get("deployment_id")
+    if not (watch and in_flight):
+        if as_json:
+            print_json(facts)
+        else:
+            click.echo(format_status(facts))
+        if facts["endpoint"]["status"] in UNHEALTHY:
+            ctx.exit(EXIT_FAILED)
+        return
+    if not as_json:
+        click.echo(format_status(facts) + "\n")
+        click.echo(f"Following rollout {in_flight} every {interval} s (Ctrl-C stops following).")
+    record = facts["in_flight"] or {}
+    follower = Follower(
+        deployed,
+        deployment_id=in_flight,
+        execution_arn=record.get("execution_arn", ""),
+        interval=interval,
+        on_decision=(lambda d: None) if as_json else (lambda d: click.echo(format_decision(d))),
+    )
+    follower.skip_decisions_so_far()
+    end = follower.run()
+    if as_json:
+        final = gather_status(deployed, decisions)
+        print_json({**final, "followed": in_flight, "result": end.result, "detail": end.detail})
+    else:
+        click.echo(format_ending(in_flight, end))
+    if not end.promoted:
         ctx.exit(EXIT_FAILED)
 
 
 @click.command()
-@click.option("--env", "env_name", required=True, help="Environment to inspect.")
+@env_option("Environment to inspect.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
               help="How many rollouts, newest first.")  # fmt: skip
-@click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
+@json_option
 @click.pass_context
 def history(ctx: click.Context, env_name: str, limit: int, as_json: bool) -> None:
     """Past rollouts of the environment's endpoint, newest first, from the deployment records."""
-    deployed = connect(load_environment(ctx.obj.config_path, env_name), ctx.obj.profile)
+    deployed = connect(deployed_environment(ctx.obj.config_path, env_name), ctx.obj.profile)
     rollouts = records.list_deployments(deployed.table(), deployed.endpoint_name, limit=limit)
     if as_json:
-        click.echo(json.dumps([asdict(r) for r in rollouts], indent=2))
+        print_json([asdict(r) for r in rollouts])
         return
     if not rollouts:
         click.echo(f"No rollouts recorded for {deployed.endpoint_name} ({deployed.env.name}).")
@@ -65,7 +101,7 @@ def gather_status(deployed: Deployed, decision_limit: int) -> dict[str, Any]:
         endpoint = sagemaker.describe_endpoint(EndpointName=name)
     except ClientError as error:
         if is_not_found(error):
-            raise Failure(
+            raise OperationalError(
                 f"endpoint {name}: not found in {deployed.region} (account {deployed.account})"
             ) from None
         raise

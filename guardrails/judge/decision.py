@@ -22,6 +22,7 @@ from guardrails.judge.request import JudgeRequest, Metric, parse_request
 from guardrails.judge.sequential import (
     RECENT_MINUTES,
     MetricTests,
+    before_after,
     layout,
     mean_tests,
     proportion_tests,
@@ -81,6 +82,10 @@ def _judge_metric(m: Metric, req: JudgeRequest, n_metrics: int) -> dict[str, Any
         return out
 
     lay = layout(m, req.warmup_minutes)
+    pooled = before_after(m, req.warmup_minutes) if not lay.tested else None
+    if pooled is not None:
+        m, lay = pooled, layout(pooled, 0)
+    assert m.baseline is not None and m.canary is not None  # pooling keeps the totals
     t = (proportion_tests if m.kind == "proportion" else mean_tests)(m, lay, a_reg, a_prom)
     if t.ci_harm is not None:
         sign = 1.0 if m.higher_is_worse else -1.0

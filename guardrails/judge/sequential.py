@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import accumulate
 from statistics import NormalDist
 
-from guardrails.judge.request import Arm, MeanMinute, Metric
+from guardrails.judge.request import Arm, MeanMinute, Metric, Minute
 from guardrails.stats import normal_log_lr, normal_log_lr_grad
 
 __all__ = [
@@ -228,6 +228,57 @@ def layout(m: Metric, warmup_minutes: int) -> Layout:
         *([math.log(LATE_SHARE / RESTARTS)] * RESTARTS),
     )
     return Layout(tested, paired, 0, starts, log_weights, True)
+
+
+def before_after(m: Metric, warmup_minutes: int) -> Metric | None:
+    """The metric as one before/after stratum once the fleets stop sharing minutes; else None.
+
+    An all-at-once update moves all traffic at once: the baseline has no minute after the
+    canary's warm-up, so no minute can be compared within itself. Then the canary's minutes
+    after warm-up are pooled against every baseline minute, unstratified (as cumulative data
+    is: a trend over the rollout is not cancelled). Which form is used depends on traffic only.
+    """
+    if m.minutes is None:
+        return None
+    canary_minutes = [i for i, minute in enumerate(m.minutes) if minute.canary is not None]
+    if len(canary_minutes) <= warmup_minutes:
+        return None
+    first = canary_minutes[warmup_minutes]
+    if any(minute.baseline is not None for minute in m.minutes[first:]):
+        return None
+    baseline = [minute.baseline for minute in m.minutes if minute.baseline is not None]
+    canary = [minute.canary for minute in m.minutes[first:] if minute.canary is not None]
+    if not baseline:
+        return None
+    return replace(m, minutes=(Minute(_pooled(baseline), _pooled(canary)),))
+
+
+def _pooled(arms: Sequence[Arm | MeanMinute]) -> Arm | MeanMinute:
+    """Several minutes of one fleet as one; percentiles as request-weighted geometric means."""
+    n = sum(a.n for a in arms)
+    if not isinstance(arms[0], MeanMinute):
+        events = sum(a.events for a in arms if isinstance(a, Arm))
+        return Arm(n=n, value=events / n, events=events)
+    means = [a for a in arms if isinstance(a, MeanMinute)]
+    lows = [a.low for a in means if a.low is not None]
+    highs = [a.high for a in means if a.high is not None]
+    complete = len(lows) == len(highs) == len(means)
+
+    def geometric(values: Sequence[float | None]) -> float | None:
+        if not complete or any(v is None or v <= 0 for v in values):
+            return None
+        logs = (a.n * math.log(v or 1.0) for a, v in zip(means, values, strict=True))
+        return math.exp(math.fsum(logs) / n)
+
+    return MeanMinute(
+        n=n,
+        total=math.fsum(a.total for a in means),
+        low=min(lows) if complete else None,
+        high=max(highs) if complete else None,
+        p50=geometric([a.p50 for a in means]),
+        p90=geometric([a.p90 for a in means]),
+        p99=geometric([a.p99 for a in means]),
+    )
 
 
 def _blocks(times: Sequence[int], starts: Sequence[int]) -> list[int]:
@@ -495,7 +546,9 @@ def _promotion_bound(
     return min(_bracket(f, d_harm, f(d_harm), step, 1.0, 1e-5 * margin), 1.0)
 
 
-def _proportion_limit(m: Metric, paired: Sequence[int]) -> tuple[float, float] | None:
+def _proportion_limit(
+    m: Metric, paired: Sequence[int], versus_baseline: bool = True
+) -> tuple[float, float] | None:
     """log LR of "canary beyond the limit and worse than the baseline", and the harm limit.
 
     Per minute and alternative the smaller of two log likelihood ratios counts: the canary's
@@ -519,7 +572,7 @@ def _proportion_limit(m: Metric, paired: Sequence[int]) -> tuple[float, float] |
             share = s.nc / (s.nc + s.nb)
             against_limit = s.hc * log_r + (s.nc - s.hc) * log_q
             against_baseline = s.hc * log_r - (s.hb + s.hc) * math.log1p(share * (p / limit - 1))
-            acc += min(against_limit, against_baseline)
+            acc += min(against_limit, against_baseline) if versus_baseline else against_limit
         sums[j] = acc
     return _lse([lw + s for lw, s in zip(_LIMIT_LOG_W, sums, strict=True)]), limit
 
@@ -825,7 +878,10 @@ def _segments(
 
 
 def _mean_limit(
-    m: Metric, strata: Sequence[_MeanStratum], diff_var: float | None
+    m: Metric,
+    strata: Sequence[_MeanStratum],
+    diff_var: float | None,
+    versus_baseline: bool = True,
 ) -> tuple[float, float] | None:
     """log LR of "canary mean beyond the limit and worse than the baseline", per minute.
 
@@ -845,9 +901,11 @@ def _mean_limit(
         beyond, worse = sign * s.mc - limit, sign * (s.mc - s.mb)
         for j, k in enumerate(_LIMIT_MARGINS):
             theta = m.margin * k
-            sums[j] += min(
-                (theta * beyond - 0.5 * theta * theta) / v_limit,
-                (theta * worse - 0.5 * theta * theta) / v_diff,
+            against_limit = (theta * beyond - 0.5 * theta * theta) / v_limit
+            sums[j] += (
+                min(against_limit, (theta * worse - 0.5 * theta * theta) / v_diff)
+                if versus_baseline
+                else against_limit
             )
     return _lse([lw + s for lw, s in zip(_LIMIT_LOG_W, sums, strict=True)]), limit
 
@@ -935,3 +993,26 @@ def mean_tests(m: Metric, lay: Layout, a_reg: float, a_prom: float) -> MetricTes
         result.recent_harm, recent_v = _segments(recent, sign, diff_var)[0]
         result.recent_se = math.sqrt(recent_v)
     return result
+
+
+def canary_limit_log_lr(m: Metric) -> float | None:
+    """log LR of "the canary is beyond the limit", from the canary's data alone.
+
+    For a first deploy, where there is no baseline to compare with: the limit tests above
+    without their "worse than the baseline" half (the canary stands in for the baseline's
+    minutes only to reuse their strata). None without a limit, data, or a known spread.
+    """
+    if m.limit is None or m.canary is None:
+        return None
+    minutes = None if m.minutes is None else tuple(Minute(x.canary, x.canary) for x in m.minutes)
+    alone = replace(m, baseline=m.canary, minutes=minutes)
+    paired = layout(alone, 0).paired
+    if m.kind == "proportion":
+        limit = _proportion_limit(alone, paired, versus_baseline=False)
+    else:
+        shape = None if minutes is None else _shape(alone, paired)
+        if shape is not None and not shape.known:
+            return None
+        strata = _mean_strata(alone, paired, shape)
+        limit = _mean_limit(alone, strata, None, versus_baseline=False)
+    return None if limit is None else limit[0]

@@ -101,6 +101,7 @@ def job_id(event: Mapping[str, Any]) -> str:
         raise EventError("event: not a CodePipeline job (no CodePipeline.job.id)")
     return CodePipelineJobEvent(dict(event)).get_id
 
+
 def parse_job(event: Mapping[str, Any]) -> JobRequest:
     """The job id and the model package ARN from the action's UserParameters (JSON)."""
     identifier = job_id(event)

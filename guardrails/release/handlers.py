@@ -2,12 +2,15 @@
 
 - `approval`: the pipeline's MarkApproved action, right after the manual approval. Refuses
   (fails the job, which stops the pipeline before any deploy stage) when the approver cannot be
-  found, the package is from another group or already rejected; otherwise records who approved
-  and when on the package.
+  found, the package is from another group or already rejected, or its artifacts changed since
+  it was registered; otherwise releases its model and test data and sets it Approved with the
+  release record (who approved, when, the released URIs and their SHA-256).
 - `package_state`: EventBridge "SageMaker Model Package State Change" for the pipeline's group.
-  A console approval starts the release state machine; a rejection of a package that is serving
-  rolls those endpoints back. Each change is handled once however often EventBridge delivers it
-  (Powertools idempotency, recorded in the deployment table).
+  An approval made outside the approval step is refused and on-call told how to release
+  properly; a rejection of a package that is serving rolls those endpoints back. Each change is
+  handled once however often EventBridge delivers it (Powertools idempotency, recorded in the
+  deployment table). Deploy environments (maybe other accounts) are reached only as their
+  release access roles (STS AssumeRole, fresh credentials for each change).
 """
 
 from __future__ import annotations
@@ -32,18 +35,24 @@ from guardrails.release import events, rules, steps
 from guardrails.release.rules import PackageChange, Response
 from guardrails.release.settings import (
     ReleaseSettings,
+    ReleaseTarget,
     load_approval_settings,
     load_release_settings,
 )
+from guardrails.release.steps import DeployAccess
 from guardrails.services import clients
 from guardrails.services.codepipeline import CodePipelineSeam
+from guardrails.services.s3 import S3Seam
 from guardrails.services.sagemaker import SageMakerSeam
 from guardrails.services.sns import Notifier
 from guardrails.services.stepfunctions import StepFunctionsSeam
+from guardrails.services.sts import AssumedRole
 from guardrails.validation import ConfigError
 
 # How long a handled change is remembered (the table's TTL attribute expires it).
 REMEMBER_CHANGES_SECONDS = 90 * 86400
+# What CloudTrail in a deploy account shows as the session of the calls made there.
+SESSION_NAME = "guardrails-package-state"
 
 
 @instrumented
@@ -57,9 +66,10 @@ def approval(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         result = steps.approve(
             events.parse_job(event),
-            group_name=load_approval_settings(os.environ).group_name,
+            settings=load_approval_settings(os.environ),
             codepipeline=codepipeline,
             sagemaker=SageMakerSeam(clients.client("sagemaker")),
+            s3=S3Seam(clients.client("s3")),
         )
     except (rules.ApprovalRefused, events.EventError, ConfigError) as refusal:
         logger.warning("approval refused", extra={"reason": str(refusal)})
@@ -121,8 +131,15 @@ def _release() -> tuple[ReleaseSettings, Callable[..., Response], IdempotencyCon
         expires_after_seconds=REMEMBER_CHANGES_SECONDS,
     )
     sagemaker = SageMakerSeam(clients.client("sagemaker"))
-    stepfunctions = StepFunctionsSeam(clients.client("stepfunctions"))
+    sts = clients.client("sts")
     notifier = Notifier(clients.client("sns"), settings.topic_arn)
+
+    def deploy_access(target: ReleaseTarget) -> DeployAccess:
+        role = AssumedRole(sts, target.access_role_arn, SESSION_NAME)
+        return DeployAccess(
+            sagemaker=SageMakerSeam(role.client("sagemaker")),
+            stepfunctions=StepFunctionsSeam(role.client("stepfunctions")),
+        )
 
     @idempotent_function(
         data_keyword_argument="change",
@@ -135,7 +152,7 @@ def _release() -> tuple[ReleaseSettings, Callable[..., Response], IdempotencyCon
             change,
             settings=settings,
             sagemaker=sagemaker,
-            stepfunctions=stepfunctions,
+            deploy_access=deploy_access,
             notifier=notifier,
         )
 

@@ -4,17 +4,19 @@ Pure: no AWS calls. guardrails/release/steps.py gathers the facts and acts on th
 
 Approval. The approval Lambda runs right after CodePipeline's manual approval action. It finds
 who approved (CodePipeline's record of the approval action in this very execution), checks the
-package belongs to the pipeline's group and is still awaiting approval, and only then marks it
-Approved with a description naming the approver and the time. Nothing else in the system sets
-Approved.
+package belongs to the pipeline's group and is awaiting approval, releases its artifacts
+(guardrails/release/artifacts.py) and only then marks it Approved, with a description naming the
+approver and the time and the release record (guardrails/release/record.py) in the same call.
+Nothing else in the system may set Approved (only its role may UpdateModelPackage).
 
 Package state changes. EventBridge sends "SageMaker Model Package State Change" for the
 pipeline's group:
-- Approved outside the pipeline (SageMaker console): release it (the release state machine runs
-  the guarded rollout of every deploy environment in order, like the pipeline's stages);
-- Approved by the pipeline: nothing, the pipeline's deploy stages roll it out;
+- Approved by the approval step (it carries the release record): nothing, the pipeline's deploy
+  stages roll it out;
+- Approved any other way (the SageMaker console, an API call): refused, and on-call is told how
+  to release a model properly; no rollout would take it anyway (no record, nothing released);
 - Rejected while an endpoint serves it: roll each such endpoint back to the newest package still
-  Approved, through the guarded rollout, and tell on-call; with no Approved package left, only
+  Approved and released, through the guarded rollout, and tell on-call; with none left, only
   tell on-call.
 """
 
@@ -28,8 +30,8 @@ from typing import Any
 APPROVAL_STAGE = "Approve"  # the pipeline stage holding both actions below
 APPROVAL_ACTION = "Approve"  # CodePipeline's manual approval
 MARK_APPROVED_ACTION = "MarkApproved"  # the Lambda action that sets Approved
-# Marks packages the pipeline approved, so the package-state handler leaves their rollout to
-# the pipeline's own deploy stages.
+# How the approval step's ApprovalDescription starts, for people reading the registry; the
+# release path trusts the release record, which only the approval step can write.
 PIPELINE_APPROVAL_PREFIX = "Approved in pipeline "
 APPROVED, REJECTED, PENDING = "Approved", "Rejected", "PendingManualApproval"
 _DESCRIPTION_LIMIT = 1024  # ApprovalDescription's maximum length
@@ -128,14 +130,9 @@ def approval_description(approval: Approval, *, pipeline_name: str, execution_id
     return text[:_DESCRIPTION_LIMIT]
 
 
-def approved_by_pipeline(description: str | None) -> bool:
-    """True when the pipeline's approval step wrote this ApprovalDescription."""
-    return bool(description) and str(description).startswith(PIPELINE_APPROVAL_PREFIX)
-
-
 # --------------------------------------------------------------------------- state changes
 
-IGNORE, RELEASE, ROLLBACK, ALERT = "ignore", "release", "rollback", "alert"
+IGNORE, REFUSE, ROLLBACK, ALERT = "ignore", "refuse", "rollback", "alert"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -153,9 +150,9 @@ class PackageChange:
 class Response:
     """What to do about a change."""
 
-    action: str  # IGNORE, RELEASE, ROLLBACK or ALERT
+    action: str  # IGNORE, REFUSE, ROLLBACK or ALERT
     reason: str
-    deploy_package_arn: str = ""  # RELEASE: the approved package; ROLLBACK: the rollback target
+    deploy_package_arn: str = ""  # ROLLBACK: the rollback target
     environments: tuple[str, ...] = ()  # ROLLBACK: where the rejected package serves
 
 
@@ -164,11 +161,18 @@ def plan_response(
     *,
     group_name: str,
     current_status: str,
-    approval_description: str | None,
+    release_problem: str | None,
     serving_environments: Iterable[str] = (),
     rollback_package_arn: str | None = None,
+    unreachable_environments: Mapping[str, str] | None = None,
 ) -> Response:
-    """What a change calls for, given the package's current state and who serves it."""
+    """What a change calls for, given the package's current state and who serves it.
+
+    `release_problem` is why the package may not be released (record.NotReleased), or None
+    when the approval step approved and released it. `unreachable_environments` maps the
+    deploy environments whose endpoint could not be looked at to why: a rejection is rolled
+    back where it is seen to serve, and on-call is told to look at the others.
+    """
     arn = change.model_package_arn
     if change.group_name != group_name:
         return Response(action=IGNORE, reason=f"{arn} is not in group {group_name}")
@@ -178,36 +182,45 @@ def plan_response(
             reason=f"{arn} is {current_status} now; the {change.status} event is stale",
         )
     if change.status == APPROVED:
-        if approved_by_pipeline(approval_description):
+        if release_problem is None:
             return Response(action=IGNORE, reason="approved in the pipeline, which deploys it")
         return Response(
-            action=RELEASE,
-            reason=f"{arn} was approved outside the pipeline by {change.changed_by}",
-            deploy_package_arn=arn,
+            action=REFUSE,
+            reason=f"Not released (approved by {change.changed_by}): {release_problem}",
         )
     if change.status != REJECTED:
         return Response(action=IGNORE, reason=f"{change.status} needs no action")
     serving = tuple(serving_environments)
+    unreachable = dict(unreachable_environments or {})
+    # Never silence an environment nobody could look at: it may serve the rejected model.
+    unseen = "".join(
+        f"; could not check whether it serves in {env} ({why}): check it by hand "
+        f"(guardrails status --env {env})"
+        for env, why in unreachable.items()
+    )
     if not serving:
+        if unreachable:
+            return Response(action=ALERT, reason=f"rejected {arn} serves no endpoint seen{unseen}")
         return Response(action=IGNORE, reason=f"rejected {arn} serves no endpoint")
     if not rollback_package_arn:
         return Response(
             action=ALERT,
-            reason=f"rejected {arn} still serves in {', '.join(serving)} and no Approved package "
-            "is left to roll back to: roll back by hand or approve a known-good package",
+            reason=f"rejected {arn} still serves in {', '.join(serving)} and no Approved, "
+            "released package is left to roll back to: roll back by hand (guardrails rollback) "
+            f"or approve a known-good model in the pipeline{unseen}",
             environments=serving,
         )
     return Response(
         action=ROLLBACK,
         reason=f"rejected {arn} serves in {', '.join(serving)}: rolling back to "
-        f"{rollback_package_arn}",
+        f"{rollback_package_arn}{unseen}",
         deploy_package_arn=rollback_package_arn,
         environments=serving,
     )
 
 
 SUBJECTS = {
-    RELEASE: "Guardrails: console approval, guarded rollout started",
+    REFUSE: "Guardrails: model approved outside the pipeline, not released",
     ROLLBACK: "Guardrails: rejected model, rolling back",
     ALERT: "Guardrails: rejected model still serving, act now",
 }

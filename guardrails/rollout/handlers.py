@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cache
 from typing import Any, Protocol, TypeVar
 
@@ -17,19 +18,25 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from guardrails.observability import count, instrumented, logger
 from guardrails.rollout import ending, steps
+from guardrails.rollout import replay as replaying
 from guardrails.rollout.context import RolloutContext
+from guardrails.rollout.replay import JudgeRound
 from guardrails.rollout.settings import load_settings
 from guardrails.rollout.state import (
+    EndedExecution,
     FailureReport,
     FinishRequest,
     StartRequest,
     step_state,
 )
 from guardrails.services import clients
+from guardrails.services.autoscaling import AutoscalingSeam
 from guardrails.services.cloudwatch import CloudWatchSeam
 from guardrails.services.errors import transient_errors
 from guardrails.services.sagemaker import SageMakerSeam
 from guardrails.services.sns import Notifier
+from guardrails.services.ssm import ServingModelParameter
+from guardrails.services.stepfunctions import StepFunctionsSeam
 
 
 class _Request(Protocol):
@@ -56,6 +63,24 @@ def rollout_context() -> RolloutContext:
         cloudwatch=CloudWatchSeam(clients.client("cloudwatch")),
         notifier=Notifier(clients.client("sns"), settings.topic_arn),
         table=clients.table(settings.table_name),
+        serving_model=ServingModelParameter(
+            clients.client("ssm"), settings.serving_model_parameter
+        ),
+        autoscaling=AutoscalingSeam(clients.client("application-autoscaling")),
+        stepfunctions=StepFunctionsSeam(clients.client("stepfunctions")),
+    )
+
+
+@cache
+def replay_context() -> RolloutContext:
+    """The rollout's context with a runtime client that tries each replayed row once."""
+    context = rollout_context()
+    return replace(
+        context,
+        sagemaker=SageMakerSeam(
+            clients.client("sagemaker"),
+            clients.client("sagemaker-runtime", config=clients.ONE_ATTEMPT_CONFIG),
+        ),
     )
 
 
@@ -86,7 +111,14 @@ def step_handler(
 
 start = step_handler(StartRequest.parse, steps.start, counter="RolloutsStarted")
 deploy = step_handler(step_state, steps.deploy, counter="EndpointUpdatesStarted")
-judge = step_handler(step_state, steps.judge, counter="JudgeRounds")
+judge = step_handler(
+    JudgeRound.parse,
+    lambda round_, ctx: steps.judge(round_.state, ctx, replay=round_.replay),
+    counter="JudgeRounds",
+)
+replay = step_handler(
+    step_state, lambda state, _: replaying.replay(state, replay_context()), counter="ReplayRounds"
+)
 shift = step_handler(
     step_state,
     steps.shift,
@@ -99,9 +131,16 @@ finish = step_handler(
     lambda request, ctx: ending.finish(request.state, request.expected, ctx),
     counter=lambda _, state: f"Rollouts{state.result.title().replace('_', '')}",
 )
-record_failure = step_handler(FailureReport.parse, ending.record_failure, counter="RolloutsFailed")
-execution_ended = step_handler(
-    FailureReport.from_execution_event,
+record_failure = step_handler(
+    FailureReport.parse,
     ending.record_failure,
-    counter=lambda report, _: "RolloutsTimedOut" if report.stuck else "RolloutsAborted",
+    # RolloutsFailed pages on-call (OperationsAlarms): only failures this round recorded.
+    counter=lambda _, result: (
+        "RolloutsFailed" if result.settled and result.recorded else "FailureRounds"
+    ),
+)
+execution_ended = step_handler(
+    EndedExecution.parse,
+    ending.execution_ended,
+    counter=lambda ended, _: f"EndedExecutions{ended.status.title().replace('_', '')}",
 )

@@ -290,3 +290,11 @@ def _latency_minute(fields: Mapping[str, Minutes], stamp: datetime) -> dict[str,
         )
         arm.update(zip((key for key, _ in _PERCENTILES), ordered, strict=True))
     return arm
+
+
+def candidate_minutes(series: Mapping[str, Minutes]) -> list[datetime]:
+    """The minutes in which the candidate fleet served requests, oldest first.
+
+    Its 5xx SampleCount counts every request it answered (the "b_" queries are the candidate's).
+    """
+    return sorted(stamp for stamp, count in series.get("b_n5", {}).items() if count > 0)

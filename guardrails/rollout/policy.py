@@ -3,8 +3,10 @@
 Pure. The rules, in order: a broken endpoint or a rollback verdict rolls back; an endpoint that
 SageMaker returned to the rollback target rolls back; an endpoint serving something unexpected
 stops the rollout; past the maximum bake time an undecided rollout is rolled back ("stuck");
-only a "promote" verdict, after the bake time, on an endpoint that is InService on the
-candidate's config, ever moves the rollout forward. Missing data never does.
+a native canary or linear update about to shift traffic the judge has not promoted at this
+step is vetoed (rolled back; guardrails.rollout.schedule); only a "promote" verdict, after the
+bake time, on an endpoint that is InService on the candidate's config, ever moves the rollout
+forward. Missing data never does.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class Situation:
     max_bake_time_seconds: int
     wait_interval_seconds: int  # between A/B traffic shifts
     at_last_step: bool  # A/B: the next shift would give the candidate everything
+    veto: str = ""  # native canary/linear: why SageMaker's next shift must be stopped
 
 
 def next_action(s: Situation) -> NextAction:
@@ -74,6 +77,8 @@ def next_action(s: Situation) -> NextAction:
             f"{s.max_bake_time_seconds}); last verdict: {s.decision}: {s.judge_reason}",
             stuck=True,
         )
+    if s.veto:
+        return NextAction(ROLLBACK, f"{s.veto}; judge: {s.decision}: {s.judge_reason}")
     if not endpoint.in_service:
         return NextAction(WAIT, f"endpoint {endpoint.describe()}; judge: {s.decision}")
     if s.decision != "promote":

@@ -53,7 +53,8 @@ def rollback_endpoint(
     Refuses (RollbackRefused) when the target does not exist, or when a rollout other than
     `deployment_id` holds the endpoint's lock and `force` is not set; raises EndpointBusy while
     SageMaker is updating the endpoint. The update carries no DeploymentConfig on purpose: the
-    rollback alarms that are firing must not roll the rollback back.
+    rollback alarms that are firing must not roll the rollback back. The variants keep the
+    instance count the endpoint has now (autoscaling's), not the older config's.
     """
     if not reason.strip():
         raise RollbackRefused("reason: say why the endpoint is rolled back")
@@ -66,6 +67,11 @@ def rollback_endpoint(
                 "to roll back to"
             )
         target_config = record.previous_endpoint_config
+        if not target_config:
+            raise RollbackRefused(
+                f"deployment {record.deployment_id} was the first deploy of {endpoint_name}: "
+                "there is no earlier endpoint config to roll back to"
+            )
     lock = records.current_lock(table, endpoint_name)
     if lock and lock.get("deployment_id") != deployment_id and not force:
         raise RollbackRefused(
@@ -87,7 +93,9 @@ def rollback_endpoint(
             "(SageMaker rolled back by itself, or a rollback ran before)"
         )
     else:
-        sagemaker.update_endpoint(endpoint_name, target_config, deployment_config=None)
+        sagemaker.update_endpoint(
+            endpoint_name, target_config, deployment_config=None, keep_instance_counts=True
+        )
         changed = True
         message = (
             f"endpoint {endpoint_name}: rollback from {endpoint.config_name} to "

@@ -1,8 +1,9 @@
 """The rollout's settings, defined once for both sides of the CDK/Lambda boundary.
 
-`EndpointSettings`, `DeploymentSettings` and `JudgeSettings` are what an environment's config
-(cdk.json -> infra/config.py) says about its endpoint, its guardrail and its judge. CDK writes
-them into the rollout Lambdas' environment as JSON, and `load_settings` rebuilds the very same
+`EndpointSettings`, `DeploymentSettings`, `JudgeSettings` and `TrafficSettings` are what an
+environment's config (cdk.json -> infra/config.py) says about its endpoint, its guardrail, its
+judge and the traffic it bakes on (the replay's rate among it). CDK writes them into the rollout
+Lambdas' environment as JSON, and `load_settings` rebuilds the very same
 classes from it, so both sides run the same checks. Pure: the caller passes the environment
 mapping (handlers pass os.environ).
 """
@@ -42,9 +43,16 @@ TABLE_NAME = "TABLE_NAME"
 TOPIC_ARN = "TOPIC_ARN"
 MODEL_ROLE_ARN = "MODEL_ROLE_ARN"
 ROLLBACK_ALARM_NAMES = "ROLLBACK_ALARM_NAMES"  # JSON list
+ENDPOINT_SETTINGS = "ENDPOINT_SETTINGS"  # JSON object: EndpointSettings
 DEPLOYMENT_SETTINGS = "DEPLOYMENT_SETTINGS"  # JSON object: DeploymentSettings
 JUDGE_SETTINGS = "JUDGE_SETTINGS"  # JSON object: JudgeSettings
+TRAFFIC_SETTINGS = "TRAFFIC_SETTINGS"  # JSON object: TrafficSettings
 SMOKE_TEST_PAYLOAD = "SMOKE_TEST_PAYLOAD"
+MODEL_PACKAGE_GROUP = "MODEL_PACKAGE_GROUP_NAME"  # the pipeline's group: the only one served
+RELEASED_BUCKET = "RELEASED_BUCKET"  # the approval step's released artifacts
+SERVING_MODEL_PARAMETER = "SERVING_MODEL_PARAMETER"  # SSM: what serves (guardrails.rollout.serving)
+KMS_KEY_ARN = "KMS_KEY_ARN"  # the environment's key: endpoint configs and data capture
+DATA_CAPTURE_URI = "DATA_CAPTURE_URI"  # s3://<artifact bucket>/data-capture/<endpoint>
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -161,6 +169,70 @@ class JudgeSettings:
         check_range("warmup_seconds", self.warmup_seconds, 0, 3600, " s")
 
 
+# One Lambda sends the replay, one request after another: at 600 a minute each has 100 ms, about
+# what an InvokeEndpoint round trip from Lambda to a small model takes. Faster, it falls behind
+# (its unsent requests are counted).
+MAX_REPLAY_REQUESTS_PER_MINUTE = 600
+# The replay may take at most this share of the endpoint's capacity at its autoscaling floor
+# (endpoint.min_capacity x endpoint.target_invocations_per_instance a minute): by itself it never
+# makes autoscaling add instances, and real requests keep three quarters of the floor.
+REPLAY_CAPACITY_SHARE = 0.25
+# The Replay step is a Lambda that runs a whole judge interval plus this margin (the last
+# request, publishing the round's counts); Lambda stops a function at 900 s.
+REPLAY_TIMEOUT_MARGIN_SECONDS = 60
+MAX_REPLAY_INTERVAL_SECONDS = 900 - REPLAY_TIMEOUT_MARGIN_SECONDS
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrafficSettings:
+    """The traffic a rollout bakes on: real requests, and the test data the rollout replays."""
+
+    # Real requests per minute to the endpoint while a rollout bakes (all variants together, the
+    # replay not included); 0: no real users; None skips the timing checks
+    # (guardrails.rollout.timing) unless the environment replays.
+    expected_requests_per_minute: float | None = None
+    expected_error_rate: float = 0.001  # 5xx (and 4xx) share of a healthy model's requests
+    # Requests per minute the rollout itself sends while it bakes, drawn from the package's
+    # released test data (guardrails.rollout.replay), 0-600; 0 turns the replay off.
+    replay_requests_per_minute: int = 0
+    replay_in_production: bool = False  # a `production` environment replays only when true
+    # Labelled accuracy of a healthy model on the test data, which the timing check plans for
+    # where the replay publishes it (A/B).
+    expected_accuracy: float = 0.9
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if self.expected_requests_per_minute is not None:
+            check_range(
+                "expected_requests_per_minute",
+                self.expected_requests_per_minute,
+                0,
+                1e8,
+                " requests per minute",
+            )
+        check_range("expected_error_rate", self.expected_error_rate, 0, 0.5)
+        check_range(
+            "replay_requests_per_minute",
+            self.replay_requests_per_minute,
+            0,
+            MAX_REPLAY_REQUESTS_PER_MINUTE,
+            " requests per minute",
+        )
+        check_range("expected_accuracy", self.expected_accuracy, 0.5, 0.999)
+
+    @property
+    def replays(self) -> bool:
+        """True when the rollout replays test data while it bakes."""
+        return self.replay_requests_per_minute > 0
+
+    @property
+    def planned_requests_per_minute(self) -> float | None:
+        """Real plus replayed requests a minute; None when neither is known."""
+        if self.expected_requests_per_minute is None and not self.replays:
+            return None
+        return (self.expected_requests_per_minute or 0.0) + self.replay_requests_per_minute
+
+
 @dataclass(frozen=True, kw_only=True)
 class RolloutSettings:
     """Everything a rollout step needs to know about its environment."""
@@ -173,10 +245,17 @@ class RolloutSettings:
     topic_arn: str
     model_role_arn: str
     rollback_alarm_names: tuple[str, ...]
+    endpoint: EndpointSettings = field(default_factory=EndpointSettings)
     deployment: DeploymentSettings = field(default_factory=DeploymentSettings)
     judge: JudgeSettings = field(default_factory=JudgeSettings)
+    traffic: TrafficSettings = field(default_factory=TrafficSettings)
     smoke_test_payload: str
     smoke_test_content_type: str = "text/csv"
+    model_package_group: str  # packages of another group are refused
+    released_bucket: str  # models are created only from the approval step's released copies
+    serving_model_parameter: str  # the SSM parameter a rollout writes at every verified ending
+    kms_key_arn: str  # a first deploy's endpoint config and data capture are encrypted with it
+    data_capture_uri: str  # where a first deploy's endpoint config captures requests to
 
 
 def settings_environment(
@@ -184,8 +263,10 @@ def settings_environment(
     environment: str,
     endpoint_name: str,
     variant_name: str,
+    endpoint: EndpointSettings,
     deployment: DeploymentSettings,
     judge: JudgeSettings,
+    traffic: TrafficSettings,
     smoke_test_payload: str,
 ) -> dict[str, str]:
     """The plain-text part of the environment (CDK adds table, topic, role and alarm names)."""
@@ -193,8 +274,10 @@ def settings_environment(
         ENVIRONMENT: environment,
         ENDPOINT_NAME: endpoint_name,
         VARIANT_NAME: variant_name,
+        ENDPOINT_SETTINGS: _json(endpoint),
         DEPLOYMENT_SETTINGS: _json(deployment),
         JUDGE_SETTINGS: _json(judge),
+        TRAFFIC_SETTINGS: _json(traffic),
         SMOKE_TEST_PAYLOAD: smoke_test_payload,
     }
 
@@ -221,6 +304,9 @@ def load_settings(environ: Mapping[str, str]) -> RolloutSettings:
         topic_arn=env_text(environ, TOPIC_ARN),
         model_role_arn=env_text(environ, MODEL_ROLE_ARN),
         rollback_alarm_names=tuple(alarms),
+        endpoint=from_mapping(
+            EndpointSettings, env_json(environ, ENDPOINT_SETTINGS, dict), path=ENDPOINT_SETTINGS
+        ),
         deployment=from_mapping(
             DeploymentSettings,
             env_json(environ, DEPLOYMENT_SETTINGS, dict),
@@ -229,5 +315,13 @@ def load_settings(environ: Mapping[str, str]) -> RolloutSettings:
         judge=from_mapping(
             JudgeSettings, env_json(environ, JUDGE_SETTINGS, dict), path=JUDGE_SETTINGS
         ),
+        traffic=from_mapping(
+            TrafficSettings, env_json(environ, TRAFFIC_SETTINGS, dict), path=TRAFFIC_SETTINGS
+        ),
         smoke_test_payload=env_text(environ, SMOKE_TEST_PAYLOAD),
+        model_package_group=env_text(environ, MODEL_PACKAGE_GROUP),
+        released_bucket=env_text(environ, RELEASED_BUCKET),
+        serving_model_parameter=env_text(environ, SERVING_MODEL_PARAMETER),
+        kms_key_arn=env_text(environ, KMS_KEY_ARN),
+        data_capture_uri=env_text(environ, DATA_CAPTURE_URI),
     )

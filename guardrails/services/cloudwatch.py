@@ -1,4 +1,4 @@
-"""The CloudWatch seam: the judge's metric reads, its verdict metric and alarm states."""
+"""The CloudWatch seam: the judge's reads, its verdict, the replay's labelled counts, alarms."""
 
 from __future__ import annotations
 
@@ -6,10 +6,17 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from guardrails.rollout.metrics import VERDICT_METRIC, VERDICT_NAMESPACE
+from guardrails.rollout.metrics import (
+    QUALITY_CORRECT_METRIC,
+    QUALITY_NAMESPACE,
+    QUALITY_TOTAL_METRIC,
+    VERDICT_METRIC,
+    VERDICT_NAMESPACE,
+)
 
-# GetMetricData takes at most 500 queries per call.
+# GetMetricData takes at most 500 queries per call; PutMetricData 1000 data points.
 MAX_QUERIES_PER_CALL = 500
+MAX_DATA_PER_PUT = 1000
 
 Series = dict[str, dict[datetime, float]]
 
@@ -62,6 +69,34 @@ class CloudWatchSeam:
                 }
             ],
         )
+
+    def put_labelled_counts(
+        self, endpoint_name: str, counts: Mapping[tuple[str, datetime], tuple[int, int]]
+    ) -> None:
+        """Publish (correct, total) per (variant, minute) where the judge's reader reads them.
+
+        `LabelledCorrect` and `LabelledTotal` in the quality namespace, under the dimensions
+        SageMaker's own metrics of the variant carry (EndpointName, VariantName).
+        """
+        data = [
+            {
+                "MetricName": name,
+                "Dimensions": [
+                    {"Name": "EndpointName", "Value": endpoint_name},
+                    {"Name": "VariantName", "Value": variant},
+                ],
+                "Timestamp": minute,
+                "Value": float(value),
+                "Unit": "Count",
+            }
+            for (variant, minute), (correct, total) in sorted(counts.items())
+            if total > 0
+            for name, value in ((QUALITY_CORRECT_METRIC, correct), (QUALITY_TOTAL_METRIC, total))
+        ]
+        for offset in range(0, len(data), MAX_DATA_PER_PUT):
+            self._client.put_metric_data(
+                Namespace=QUALITY_NAMESPACE, MetricData=data[offset : offset + MAX_DATA_PER_PUT]
+            )
 
     def alarms_in_alarm(self, alarm_names: Sequence[str]) -> list[str]:
         """Those of `alarm_names` that are in the ALARM state now."""

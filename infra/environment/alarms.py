@@ -8,6 +8,7 @@ import aws_cdk.aws_sns as sns
 from constructs import Construct
 
 from guardrails.rollout.metrics import VERDICT_ROLLBACK
+from guardrails.rollout.schedule import VERDICT_ALARM_MINUTES
 from infra.environment.metrics import EndpointMetrics
 
 MICROSECONDS_PER_MILLISECOND = 1000
@@ -57,13 +58,16 @@ class EndpointAlarms(Construct):
             max_model_latency_ms * MICROSECONDS_PER_MILLISECOND,
             f"p99 model latency above {max_model_latency_ms} ms",
         )
-        # The judge publishes 1 when it decides rollback: one datapoint is enough.
+        # The judge publishes 1 when it decides rollback: one datapoint is enough. A rollout
+        # holding the verdict republishes it every minute; counting one breaching minute of
+        # the last three, a late round cannot let the alarm clear while SageMaker needs it.
         self.verdict_alarm = metrics.verdict().create_alarm(
             self,
             "VerdictAlarm",
             alarm_description=f"{endpoint_name}: the canary judge decided rollback",
             threshold=VERDICT_ROLLBACK,
-            evaluation_periods=1,
+            evaluation_periods=VERDICT_ALARM_MINUTES,
+            datapoints_to_alarm=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )

@@ -11,6 +11,8 @@ import aws_cdk.aws_sns as sns
 import aws_cdk.aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from infra.environment.storage import alarms_of_this_account
+
 
 class OnCallTopic(Construct):
     """Where rollouts, rollbacks, alarms and pipeline failures are announced."""
@@ -35,13 +37,16 @@ class OnCallTopic(Construct):
         self.topic.apply_removal_policy(
             cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY
         )
-        for service in ("cloudwatch.amazonaws.com", "events.amazonaws.com"):
-            self.topic.add_to_resource_policy(
-                iam.PolicyStatement(
-                    actions=["sns:Publish"],
-                    principals=[iam.ServicePrincipal(service)],
-                    resources=[self.topic.topic_arn],
-                )
+        # Rollback and verdict alarms publish here; only this account's alarms may. EventBridge
+        # rules targeting the topic publish with a role of their own (`authorize_using_role`),
+        # so no service may publish here without these conditions.
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=["sns:Publish"],
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                resources=[self.topic.topic_arn],
+                conditions=alarms_of_this_account(self),
             )
+        )
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))

@@ -1,1 +1,1 @@
-"""The model pipeline: builds, training roles, approval, release state machine, package events."""
+"""The model pipeline: builds, training roles, approval (release of artifacts), package events."""

@@ -1,9 +1,12 @@
 """The model pipeline: Source, Test, Train, Approve, then one guarded Deploy stage per environment.
 
-CodePipeline V2 with the environment's artifact bucket (KMS) as its artifact store. The Train
+CodePipeline V2 with an artifact store of its own (KMS, in the host's stateful stack), apart from
+the buckets models are read from. The Train
 stage exports the registered package and its numbers as variables; the approval e-mail shows
 them, the MarkApproved function approves exactly that package, and each Deploy stage starts the
-environment's guarded rollout with that package and the approver, and waits for its end.
+environment's guarded rollout with that package and the approver, and waits for its end. A
+Deploy stage acts as the environment's release access role (its account may be another one),
+which trusts this pipeline's role by its derived name.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from constructs import Construct
 from guardrails.release.rules import APPROVAL_ACTION, APPROVAL_STAGE, MARK_APPROVED_ACTION
 from infra.config import EnvironmentConfig, PipelineSettings
 from infra.dependencies import depend_only_on_policy
-from infra.nag import acknowledge_granted_wildcards
+from infra.environment.identities import RELEASE_ACCESS_ROLE, Placement
+from infra.nag import acknowledge_granted_wildcards, acknowledge_wildcards
 from infra.pipeline.approval import ApprovalStep
 
 TRAIN_NAMESPACE = "Train"  # variables pipelines/run.py exports
@@ -35,15 +39,26 @@ APPROVAL_NAMESPACE = "Approval"  # variables the MarkApproved function outputs
 
 @dataclass(frozen=True)
 class DeployEnvironment:
-    """An environment the pipeline deploys to: its config, rollout and model role.
+    """An environment the pipeline deploys to: its config and how its rollout is reached.
 
-    The CDK side's handle on it; the package-state Lambda gets the JSON view it needs
+    The ARNs are derived from config (infra/environment/identities.py), since the environment
+    may be another account: its rollout state machine, and the role the pipeline assumes to run
+    it (infra/rollout/release_access.py). The package-state Lambda gets the JSON view it needs
     (guardrails.release.settings.ReleaseTarget).
     """
 
     config: EnvironmentConfig
-    state_machine: sfn.IStateMachine  # the environment's guarded rollout (and smoke test)
-    model_role: iam.IRole  # what its endpoint's models run as: must read the trained model
+    state_machine_arn: str  # the environment's guarded rollout (and smoke test)
+    access_role_arn: str  # what the pipeline assumes to start and follow it
+
+    @classmethod
+    def of(cls, scope: Construct, config: EnvironmentConfig) -> DeployEnvironment:
+        placement = Placement.of(scope, config)
+        return cls(
+            config=config,
+            state_machine_arn=placement.rollout_state_machine_arn,
+            access_role_arn=placement.role_arn(RELEASE_ACCESS_ROLE),
+        )
 
 
 @dataclass(frozen=True)
@@ -69,6 +84,7 @@ class ModelPipeline(Construct):
         id_: str,
         *,
         source: PipelineSource,
+        role_name: str,
         test_project: codebuild.IProject,
         train_project: codebuild.IProject,
         approval: ApprovalStep,
@@ -77,9 +93,18 @@ class ModelPipeline(Construct):
         on_call: sns.ITopic,
     ) -> None:
         super().__init__(scope, id_)
+        # Named: every deploy environment's release access role trusts it by this name.
+        role = iam.Role(
+            self,
+            "PipelineRole",
+            role_name=role_name,
+            assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com"),
+            description="Guardrails model pipeline (CodePipeline): runs its stages' actions",
+        )
         self.pipeline = codepipeline.Pipeline(
             self,
             "Pipeline",
+            role=role,
             pipeline_type=codepipeline.PipelineType.V2,
             artifact_bucket=artifact_bucket,
             cross_account_keys=False,
@@ -139,12 +164,22 @@ class ModelPipeline(Construct):
             "reason": "approved in model pipeline execution #{codepipeline.PipelineExecutionId}",
         }
         for deploy_env in deploy_environments:
+            stage_name = deploy_stage_name(deploy_env)
             self.pipeline.add_stage(
-                stage_name=deploy_stage_name(deploy_env),
+                stage_name=stage_name,
                 actions=[
                     actions.StepFunctionInvokeAction(
                         action_name="GuardedRollout",
-                        state_machine=deploy_env.state_machine,
+                        state_machine=sfn.StateMachine.from_state_machine_arn(
+                            self, f"{stage_name}StateMachine", deploy_env.state_machine_arn
+                        ),
+                        # Its permissions are the environment's own (in its account).
+                        role=iam.Role.from_role_arn(
+                            self,
+                            f"{stage_name}AccessRole",
+                            deploy_env.access_role_arn,
+                            mutable=False,
+                        ),
                         state_machine_input=actions.StateMachineInput.literal(rollout_input),
                         execution_name_prefix=f"pipeline-{deploy_env.config.name}",
                     )
@@ -152,7 +187,7 @@ class ModelPipeline(Construct):
             )
         approval.allow_reading(self.pipeline)
         depend_only_on_policy(self.pipeline, self.pipeline.role)
-        self._acknowledge_generated_grants(deploy_environments)
+        self._acknowledge_generated_grants()
 
         self.failure_rule = self.pipeline.on_state_change(
             "FailureRule",
@@ -160,6 +195,7 @@ class ModelPipeline(Construct):
             event_pattern=events.EventPattern(detail={"state": ["FAILED"]}),
             target=targets.SnsTopic(
                 on_call,
+                authorize_using_role=True,  # a role's IAM grant: no topic or key policy statement
                 message=events.RuleTargetInput.from_text(
                     f"Model pipeline {events.EventField.from_path('$.detail.pipeline')} execution "
                     f"{events.EventField.from_path('$.detail.execution-id')} FAILED at "
@@ -168,10 +204,14 @@ class ModelPipeline(Construct):
                 ),
             ),
         )
+        acknowledge_wildcards(
+            self.failure_rule,
+            "EventBridge publishes to the KMS-encrypted on-call topic with a role of its own, "
+            "which needs data keys of the topic's key (CDK's grant names the action group).",
+            actions=["kms:GenerateDataKey*"],
+        )
 
-    def _acknowledge_generated_grants(
-        self, deploy_environments: Sequence[DeployEnvironment]
-    ) -> None:
+    def _acknowledge_generated_grants(self) -> None:
         """Say why the wildcards in the roles CDK makes for the pipeline and its actions exist."""
         artifacts = ["s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*",
                      "s3:Abort*", "kms:GenerateDataKey*", "kms:ReEncrypt*"]  # fmt: skip
@@ -198,13 +238,6 @@ class ModelPipeline(Construct):
             "version of the one approval function.",
             actions=["lambda:ListFunctions", "lambda:InvokeFunction"],
         )
-        for deploy_env in deploy_environments:
-            acknowledge_granted_wildcards(
-                self._action_role(deploy_stage_name(deploy_env), "GuardedRollout"),
-                "CodePipeline follows the rollout execution it starts; execution names are "
-                "generated per pipeline execution.",
-                actions=["states:DescribeExecution"],
-            )
 
     def _action_role(self, stage: str, action: str) -> iam.IRole:
         role = self.pipeline.node.find_child(stage).node.find_child(action)

@@ -11,12 +11,13 @@ import aws_cdk.aws_events_targets as targets
 import aws_cdk.aws_iam as iam
 import aws_cdk.aws_kms as kms
 import aws_cdk.aws_lambda as lambda_
+import aws_cdk.aws_s3 as s3
 import aws_cdk.aws_sns as sns
-import aws_cdk.aws_stepfunctions as sfn
 from constructs import Construct
 
 from guardrails.release import rules, settings
 from guardrails.release.events import DETAIL_TYPE
+from infra.dead_letters import DeadLetterQueue
 from infra.encrypted_logs import EncryptedLogs
 from infra.lambda_function import GuardrailsFunction
 from infra.nag import acknowledge_wildcards
@@ -24,7 +25,12 @@ from infra.pipeline.model_pipeline import DeployEnvironment
 
 
 class PackageStateEvents(Construct):
-    """Console approvals start the release; rejections of a serving package roll it back."""
+    """Approvals outside the approval step are refused; a rejected serving package is rolled back.
+
+    The function reads the pipeline's packages here and reaches each deploy environment (maybe
+    another account) only through the environment's release access role, which trusts its role
+    by name: it sees what the endpoint serves and starts the rollback there, as that role.
+    """
 
     def __init__(
         self,
@@ -32,8 +38,9 @@ class PackageStateEvents(Construct):
         id_: str,
         *,
         model_package_group_name: str,
+        role_name: str,
         deploy_environments: Sequence[DeployEnvironment],
-        release: sfn.IStateMachine,
+        released_bucket: s3.IBucket,
         table: dynamodb.ITableV2,
         on_call: sns.ITopic,
         key: kms.IKey,
@@ -47,53 +54,65 @@ class PackageStateEvents(Construct):
                 {
                     "environment": deploy_env.config.name,
                     "endpoint_name": deploy_env.config.endpoint_name,
-                    "state_machine_arn": deploy_env.state_machine.state_machine_arn,
+                    "state_machine_arn": deploy_env.state_machine_arn,
+                    "access_role_arn": deploy_env.access_role_arn,
                 }
                 for deploy_env in deploy_environments
             ]
         )
+        # A lost "Rejected" event would leave a rejected model serving: nothing may be lost.
+        dead_letters = DeadLetterQueue(
+            self, "DeadLetters", purpose="model package approvals and rejections", topic=on_call
+        )
+        handler_scope = Construct(self, "Handler")
+        # Named: the deploy environments' release access roles trust it by this name.
+        role = iam.Role(
+            handler_scope,
+            "Role",
+            role_name=role_name,
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Guardrails package-state function: refuses approvals outside the "
+            "pipeline, rolls back rejected models",
+        )
         handler = GuardrailsFunction(
-            Construct(self, "Handler"),
+            handler_scope,
             handler="guardrails.release.handlers.package_state",
-            description="Guardrails: console approvals release, rejections roll back",
+            description="Guardrails: refuse approvals made outside the pipeline, roll back "
+            "rejected models",
             environment={
                 settings.GROUP_NAME: model_package_group_name,
                 settings.TABLE_NAME: table.table_name,
-                settings.RELEASE_STATE_MACHINE_ARN: release.state_machine_arn,
                 settings.TOPIC_ARN: on_call.topic_arn,
                 settings.DEPLOY_TARGETS: deploy_targets_json,
+                settings.RELEASED_BUCKET: released_bucket.bucket_name,
             },
             code=code,
             logs=logs,
+            dead_letter_queue=dead_letters.queue,
+            role=role,
         )
-        self.function, role = handler.function, handler.role
+        self.function = handler.function
 
         def sagemaker(resource: str, name: str) -> str:
             return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
 
         packages = sagemaker("model-package", f"{model_package_group_name.lower()}/*")
-        endpoints = [
-            sagemaker("endpoint", d.config.endpoint_name.lower()) for d in deploy_environments
-        ]
-        configs, models = sagemaker("endpoint-config", "*"), sagemaker("model", "*")
         statements = [
             iam.PolicyStatement(actions=["sagemaker:DescribeModelPackage"], resources=[packages]),
             iam.PolicyStatement(actions=["sagemaker:ListModelPackages"], resources=["*"]),
-            iam.PolicyStatement(actions=["sagemaker:DescribeEndpointConfig"], resources=[configs]),
-            iam.PolicyStatement(actions=["sagemaker:DescribeModel"], resources=[models]),
         ]
-        if endpoints:
+        if deploy_environments:
             statements.append(
-                iam.PolicyStatement(actions=["sagemaker:DescribeEndpoint"], resources=endpoints)
+                iam.PolicyStatement(
+                    actions=["sts:AssumeRole"],
+                    resources=[d.access_role_arn for d in deploy_environments],
+                )
             )
         for statement in statements:
             role.add_to_policy(statement)
         table.grant_read_write_data(role)
         on_call.grant_publish(role)
         key.grant(role, "kms:Decrypt", "kms:GenerateDataKey*")
-        release.grant_start_execution(role)
-        for deploy_env in deploy_environments:
-            deploy_env.state_machine.grant_start_execution(role)
 
         self.rule = events.Rule(
             self,
@@ -107,15 +126,18 @@ class PackageStateEvents(Construct):
                     "ModelApprovalStatus": [rules.APPROVED, rules.REJECTED],
                 },
             ),
-            targets=[targets.LambdaFunction(self.function, retry_attempts=4)],
+            targets=[
+                targets.LambdaFunction(
+                    self.function, retry_attempts=4, dead_letter_queue=dead_letters.queue
+                )
+            ],
         )
 
         acknowledge_wildcards(
             role,
-            "Reads the pipeline group's package versions and the models and configs behind "
-            "the deploy environments' endpoints, whose names the rollouts generate; "
-            "ListModelPackages and X-Ray have no resource scope.",
-            resources=[packages, configs, models, "*"],
+            "Reads the pipeline group's package versions; ListModelPackages and X-Ray have no "
+            "resource scope.",
+            resources=[packages, "*"],
         )
         acknowledge_wildcards(
             role,

@@ -1,8 +1,6 @@
-"""Who runs the SageMaker Pipeline's jobs, and who may read the models they produce."""
+"""Who runs the SageMaker Pipeline's jobs: processing, training and registration."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import aws_cdk as cdk
 import aws_cdk.aws_iam as iam
@@ -10,12 +8,14 @@ import aws_cdk.aws_kms as kms
 import aws_cdk.aws_s3 as s3
 from constructs import Construct
 
-from infra.nag import (
-    acknowledge_granted_wildcards,
-    acknowledge_wildcards,
-    acknowledge_wildcards_when_resolved,
+from guardrails.release.rules import PENDING
+from infra.environment.image_registries import (
+    SCIKIT_LEARN_REPOSITORY,
+    XGBOOST_REPOSITORY,
+    built_in_algorithm_repositories,
 )
-from pipelines import ARTIFACT_PREFIX, RUNS_PREFIX
+from infra.nag import acknowledge_granted_wildcards, acknowledge_wildcards
+from pipelines import ARTIFACT_PREFIX
 
 
 class ModelBuildRole(Construct):
@@ -57,7 +57,9 @@ class ModelBuildRole(Construct):
             )
             for kind in ("ProcessingJobs", "TrainingJobs")
         ]
-        images = f"arn:{cdk.Aws.PARTITION}:ecr:{cdk.Aws.REGION}:*:repository/*"
+        images = built_in_algorithm_repositories(
+            self, [XGBOOST_REPOSITORY, SCIKIT_LEARN_REPOSITORY]
+        )
         statements = [
             iam.PolicyStatement(
                 actions=[
@@ -68,9 +70,17 @@ class ModelBuildRole(Construct):
                 ],
                 resources=jobs,
             ),
+            # The Register step files a candidate, never an approved model: the approval step
+            # is the only way to Approved (code from the repository runs under this role).
             iam.PolicyStatement(
-                actions=["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage",
-                         "sagemaker:AddTags"],
+                actions=["sagemaker:CreateModelPackage"],
+                resources=packages,
+                conditions={
+                    "StringEquals": {"sagemaker:ModelApprovalStatus": PENDING}
+                },
+            ),
+            iam.PolicyStatement(
+                actions=["sagemaker:DescribeModelPackage", "sagemaker:AddTags"],
                 resources=packages,
             ),
             # The pipeline hands this same role to every job it starts.
@@ -87,7 +97,7 @@ class ModelBuildRole(Construct):
             iam.PolicyStatement(
                 actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
                          "ecr:BatchCheckLayerAvailability"],
-                resources=[images],
+                resources=images,
             ),
             iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]),
             iam.PolicyStatement(
@@ -114,54 +124,16 @@ class ModelBuildRole(Construct):
         )
         acknowledge_wildcards(
             self.role,
-            "Built-in algorithm and framework images live in AWS-owned ECR accounts that differ "
-            "per region; only image pulls are allowed.",
-            resources=[images],
-        )
-        acknowledge_wildcards(
-            self.role,
             "ecr:GetAuthorizationToken has no resource scope, and cloudwatch:PutMetricData is "
             "limited by a namespace condition to SageMaker's job metrics.",
             resources=["*"],
         )
         acknowledge_granted_wildcards(
             self.role,
-            "Jobs read and write their own run folders under the pipeline's prefix of the "
-            "artifact bucket, and use its key for SSE-KMS; CDK's read/write grants name these "
-            "action groups.",
+            "Jobs read and write run folders under the pipeline's prefix of the artifact bucket "
+            "(IAM cannot hold a job to its own execution's folder; what serves is the approval "
+            "step's released copy, which no job can write), and use its key for SSE-KMS; CDK's "
+            "read/write grants name these action groups.",
             actions=["s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*",
                      "s3:Abort*", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
         )  # fmt: skip
-
-
-class DeployedModelAccess(Construct):
-    """Lets each deploy environment's model role read the models the pipeline trained."""
-
-    def __init__(
-        self,
-        scope: Construct,
-        id_: str,
-        *,
-        bucket: s3.IBucket,
-        key: kms.IKey,
-        model_roles: Sequence[iam.IRole],
-    ) -> None:
-        super().__init__(scope, id_)
-        models = bucket.arn_for_objects(f"{RUNS_PREFIX}/*")
-        # A policy of this stack attached to roles of the stateful stacks: the stateful stacks
-        # stay unaware of the pipeline.
-        self.policy = iam.Policy(
-            self,
-            "Policy",
-            roles=list(model_roles),
-            statements=[
-                iam.PolicyStatement(actions=["s3:GetObject"], resources=[models]),
-                iam.PolicyStatement(actions=["kms:Decrypt"], resources=[key.key_arn]),
-            ],
-        )
-        acknowledge_wildcards_when_resolved(
-            self.policy,
-            "SageMaker endpoints load model.tar.gz from the training run that produced the "
-            "package; run folders are named by pipeline execution.",
-            resources=[models],
-        )

@@ -11,15 +11,21 @@ import aws_cdk.aws_events as events
 import aws_cdk.aws_events_targets as targets
 import aws_cdk.aws_iam as iam
 import aws_cdk.aws_kms as kms
+import aws_cdk.aws_s3 as s3
 import aws_cdk.aws_sns as sns
 from constructs import Construct
 
+from guardrails.observability import NAMESPACE
 from guardrails.rollout import settings as rollout_settings
+from guardrails.rollout.state import ENDED_EXECUTIONS
 from infra.config import EnvironmentConfig
+from infra.dead_letters import DeadLetterQueue
 from infra.encrypted_logs import EncryptedLogs
-from infra.environment.endpoint import GuardedEndpoint
+from infra.environment.model_role import DATA_CAPTURE_PREFIX
+from infra.environment.released_artifacts import ReleasedModels
+from infra.environment.serving_model import ServingModelParameter
 from infra.rollout.definition import rollout_definition, state_machine_timeout
-from infra.rollout.functions import RolloutFunctions
+from infra.rollout.functions import RolloutFunctions, replay_step
 from infra.rollout.permissions import RolloutPermissions
 from infra.state_machine import LoggedStateMachine
 
@@ -27,8 +33,13 @@ from infra.state_machine import LoggedStateMachine
 class GuardedRollout(Construct):
     """Start, deploy, judge every interval, then promote or roll back; any failure is recorded.
 
-    The state machine owns which endpoint config the endpoint serves once it exists; see
-    docs/architecture.md. Executions that time out or are aborted are cleaned up by a rule.
+    The state machine owns which endpoint config the endpoint serves, creates the endpoint with
+    the first approved model, and records what serves in the serving-model parameter; see
+    docs/architecture.md. It is named after the environment
+    (`EnvironmentConfig.rollout_state_machine_name`): the endpoint stack, deployed before this
+    one, starts it by that name. Executions that time out, are aborted or fail unrecorded are handed
+    by a rule to ExecutionEnded, which starts a clean-up execution; what the rule or that
+    function could not deliver lands in a dead-letter queue that pages on-call.
     """
 
     def __init__(
@@ -37,57 +48,83 @@ class GuardedRollout(Construct):
         id_: str,
         *,
         config: EnvironmentConfig,
-        endpoint: GuardedEndpoint,
         rollback_alarms: Sequence[cloudwatch.IAlarm],
         table: dynamodb.ITableV2,
         topic: sns.ITopic,
         key: kms.IKey,
+        bucket: s3.IBucket,
         model_role: iam.IRole,
+        released: ReleasedModels,
+        serving_model: ServingModelParameter,
+        model_package_group_name: str,
     ) -> None:
         super().__init__(scope, id_)
         stack = cdk.Stack.of(self)
+        endpoint_name = config.endpoint_name
         # Log groups need a key whose policy admits CloudWatch Logs; the environment's key
         # lives in the stateful stack, and editing its policy from here would tie the stacks
         # in a cycle.
         self.logs = EncryptedLogs(
-            self, "Logs", description=f"Guardrails rollout logs of {endpoint.endpoint_name}"
+            self,
+            "Logs",
+            description=f"Guardrails rollout logs of {endpoint_name}",
+            retain=config.production,
         )
+        service = f"rollout-{config.name}"  # Powertools metrics per environment
         environment = {
-            **rollout_settings.settings_environment(
-                environment=config.name,
-                endpoint_name=endpoint.endpoint_name,
-                variant_name=endpoint.variant_name,
-                deployment=config.deployment,
-                judge=config.judge,
-                smoke_test_payload=config.smoke_test_payload,
-            ),
+            **config.rollout_environment(),
             rollout_settings.TABLE_NAME: table.table_name,
             rollout_settings.TOPIC_ARN: topic.topic_arn,
             rollout_settings.MODEL_ROLE_ARN: model_role.role_arn,
+            rollout_settings.MODEL_PACKAGE_GROUP: model_package_group_name,
+            rollout_settings.RELEASED_BUCKET: released.bucket_name,
+            rollout_settings.SERVING_MODEL_PARAMETER: serving_model.parameter_name,
+            rollout_settings.KMS_KEY_ARN: key.key_arn,
+            rollout_settings.DATA_CAPTURE_URI: bucket.s3_url_for_object(
+                f"{DATA_CAPTURE_PREFIX}/{endpoint_name}"
+            ),
             rollout_settings.ROLLBACK_ALARM_NAMES: stack.to_json_string(
                 [alarm.alarm_name for alarm in rollback_alarms]
             ),
-            "POWERTOOLS_SERVICE_NAME": "rollout",
-            "POWERTOOLS_METRICS_NAMESPACE": "Guardrails",
+            "POWERTOOLS_SERVICE_NAME": service,
+            "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
         }
         permissions = RolloutPermissions(
             self,
-            endpoint_name=endpoint.endpoint_name,
+            endpoint_name=endpoint_name,
             table=table,
             topic=topic,
             key=key,
             model_role=model_role,
             rollback_alarms=rollback_alarms,
+            released=released,
+            serving_model=serving_model,
+        )
+        self.dead_letters = DeadLetterQueue(
+            self,
+            "DeadLetters",
+            purpose=f"the rollout of {endpoint_name}: ended executions not cleaned up",
+            topic=topic,
         )
         functions = RolloutFunctions(
             self,
             "Functions",
             environment=environment,
-            endpoint_name=endpoint.endpoint_name,
+            endpoint_name=endpoint_name,
             permissions=permissions,
             logs=self.logs,
+            dead_letter_queue=self.dead_letters.queue,
+            replay=replay_step(config.judge.interval_seconds) if config.traffic.replays else None,
         )
         self.functions = functions.functions
+        # Settled failure rounds, counted by the RecordFailure handler (Powertools).
+        self.failed_rollouts = cloudwatch.Metric(
+            namespace=NAMESPACE,
+            metric_name="RolloutsFailed",
+            dimensions_map={"service": service},
+            statistic="Sum",
+            period=cdk.Duration.minutes(5),
+        )
 
         # The ExecutionEnded function is the rule's target below, not a state.
         invoked = [f for step, f in self.functions.items() if step != "ExecutionEnded"]
@@ -95,24 +132,35 @@ class GuardedRollout(Construct):
             self,
             "StateMachine",
             log_group_id="StateMachineLogs",
+            state_machine_name=config.rollout_state_machine_name,
             logs=self.logs,
-            comment=f"Guarded rollout of a new model to {endpoint.endpoint_name}",
+            comment=f"Guarded rollout of a new model to {endpoint_name}",
             definition=rollout_definition(self, config=config, functions=dict(self.functions)),
             timeout=state_machine_timeout(config),
             invoked_functions=invoked,
         ).state_machine
-        # A timed-out or aborted execution runs no Catch: clean up its lock and record here.
+        # A timed-out or aborted execution runs no Catch, and a failed one may not have
+        # recorded its failure: ExecutionEnded checks, and starts a clean-up execution.
+        ended = self.functions["ExecutionEnded"]
+        self.state_machine.grant_start_execution(ended)
         events.Rule(
             self,
             "ExecutionEndedRule",
-            description=f"Timed-out or aborted rollouts of {endpoint.endpoint_name}",
+            description=f"Timed-out, aborted or failed rollouts of {endpoint_name}",
             event_pattern=events.EventPattern(
                 source=["aws.states"],
                 detail_type=["Step Functions Execution Status Change"],
                 detail={
                     "stateMachineArn": [self.state_machine.state_machine_arn],
-                    "status": ["TIMED_OUT", "ABORTED"],
+                    "status": list(ENDED_EXECUTIONS),
                 },
             ),
-            targets=[targets.LambdaFunction(self.functions["ExecutionEnded"], retry_attempts=4)],
+            targets=[
+                targets.LambdaFunction(
+                    ended,
+                    retry_attempts=4,
+                    max_event_age=cdk.Duration.hours(2),
+                    dead_letter_queue=self.dead_letters.queue,
+                )
+            ],
         )

@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-ACCOUNTS = {
-    env: {"account": "111111111111", "region": "us-east-1"} for env in ("dev", "staging", "prod")
-}
+from tests.infra.conftest import run_app
 
-
-def run_app(context: dict, tmp_path: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(tmp_path)}
-    return subprocess.run(
-        [sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
-    )
+PROD = {"account": "111111111111", "region": "us-east-1"}
+ACCOUNTS = {env: PROD for env in ("dev", "staging", "prod")}
 
 
 @pytest.mark.parametrize(
@@ -44,14 +33,59 @@ def run_app(context: dict, tmp_path: Path) -> subprocess.CompletedProcess:
             {"guardrails:environments": "{not json"},
             "Configuration error: guardrails:environments: not valid JSON",
         ),
+        (
+            {"guardrails:environments": {**ACCOUNTS, "prod": {**PROD, "production": "yes"}}},
+            "Configuration error: environments.prod.production: must be true or false (got 'yes')",
+        ),
+        (
+            {
+                "guardrails:environments": json.dumps(
+                    {**ACCOUNTS, "staging": {"judge": {"interval_seconds": 90.5}}}
+                )
+            },
+            "Configuration error: environments.staging.judge.interval_seconds: must be a whole "
+            "number (got 90.5)",
+        ),
+        (
+            {
+                "guardrails:environments": {
+                    **ACCOUNTS,
+                    "prod": {**PROD, "endpoint_name": "guardrails-dev"},
+                }
+            },
+            "Configuration error: environments.prod.endpoint_name: must differ from dev's "
+            "endpoint name",
+        ),
+        (
+            {
+                "guardrails:environments": {
+                    env: {"account": "111111111111", "region": "xx-nowhere-1"} for env in ACCOUNTS
+                }
+            },
+            "Configuration error: environments.dev.region: SageMaker's built-in XGBoost images "
+            "are not published there",
+        ),
+        (
+            {
+                "guardrails:environments": {
+                    **ACCOUNTS,
+                    "prod": {"account": "333333333333", "region": "eu-west-1"},
+                }
+            },
+            "Configuration error: environments.prod.region: must be the pipeline host dev's "
+            "region us-east-1: SageMaker loads a model only from an S3 bucket in the endpoint's "
+            "own region",
+        ),
     ],
 )
 def test_bad_context_stops_synth_with_one_line(context, expected, tmp_path):
     result = run_app(context, tmp_path)
     assert result.returncode == 1
-    lines = [line for line in result.stderr.splitlines() if line.startswith("Configuration error")]
-    assert len(lines) == 1 and lines[0].startswith(expected)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith(expected), result.stderr
+    assert sum(line.startswith("Configuration error") for line in lines) == 1
     assert "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("*.template.json"))
 
 
 def test_env_context_synthesizes_only_that_environment(tmp_path):
@@ -64,3 +98,26 @@ def test_env_context_synthesizes_only_that_environment(tmp_path):
         "Guardrails-dev-Rollout.template.json",
         "Guardrails-dev-Stateful.template.json",
     ]
+
+
+def test_any_selection_builds_the_pipeline_hosts_stateful_stack():
+    """It holds the released artifacts every environment's endpoints load models from."""
+    import aws_cdk as cdk
+
+    from infra.config import default_config
+    from stacks.guardrails_app import build_app
+
+    config = default_config(ACCOUNTS)
+    app = cdk.App()
+    stacks = build_app(app, config, config.select(["prod"]))
+    assert sorted(
+        stack.stack_name for stack in app.node.children if isinstance(stack, cdk.Stack)
+    ) == [
+        "Guardrails-dev-Stateful",
+        "Guardrails-prod-Endpoint",
+        "Guardrails-prod-Monitoring",
+        "Guardrails-prod-Rollout",
+        "Guardrails-prod-Stateful",
+    ]
+    assert list(stacks) == ["prod"]
+    assert stacks["prod"].stateful.released is not None

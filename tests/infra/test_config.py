@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from guardrails.config import SMOKE_TEST_PAYLOAD_MAX_BYTES
 from infra.config import ConfigError, DeploymentSettings, default_config
 
 ACCOUNT = {"account": "111111111111", "region": "us-east-1"}
@@ -47,6 +48,17 @@ def test_shipped_config_is_valid_with_a_prod_account():
         ("staging", {"deployment": {"ab_weight_steps": [50, 5, 100]}}, "ab_weight_steps", "100"),
         ("staging", {"colour": "blue"}, "staging.colour", "unknown setting"),
         ("staging", {"judge": {"speed": 3}}, "judge.speed", "unknown setting"),
+        ("prod", {"production": "yes"}, "prod.production", "true or false (got 'yes')"),
+        (
+            "staging",
+            {"judge": {"interval_seconds": 90.5}},
+            "interval_seconds",
+            "whole number (got 90.5)",
+        ),
+        ("dev", {"endpoint": {"instance_count": 2.5}}, "instance_count", "whole number (got 2.5)"),
+        ("dev", {"account": 111111111111}, "dev.account", "must be text"),
+        ("dev", {"smoke_test_payload": "0.5," * 2048}, "smoke_test_payload", "4 KB (got 8192"),
+        ("dev", {"smoke_test_payload": "  "}, "dev.smoke_test_payload", "not blank"),
     ],
 )
 def test_bad_values_name_the_field(env, values, field, hint):
@@ -140,25 +152,77 @@ def test_approver_emails_may_be_a_comma_separated_string():
     assert config.pipeline.approver_emails == ("a@example.com", "b@x.io")
 
 
-def test_deploy_environments_must_share_the_host_account_and_region():
+THREE_ACCOUNTS = {
+    "dev": {"account": "111111111111", "region": "us-east-1"},
+    "staging": {"account": "222222222222", "region": "us-east-1"},
+    "prod": {"account": "333333333333", "region": "us-east-1"},
+}
+
+
+def test_each_environment_may_be_in_an_account_of_its_own():
+    config = default_config(THREE_ACCOUNTS)
+    assert config.check_pipeline(None) is None  # no error; CodeCommit needs no connection
+    assert [env.name for env in config.other_account_environments()] == ["staging", "prod"]
+
+
+def test_the_host_may_be_a_deploy_target_and_others_may_share_its_account():
+    config = default_config(
+        {**THREE_ACCOUNTS, "staging": THREE_ACCOUNTS["dev"]},
+        {"deploy_environments": ["dev", "staging", "prod"]},
+    )
+    config.check_pipeline(None)
+    assert [env.name for env in config.other_account_environments()] == ["prod"]
+
+
+def test_one_account_is_the_default_and_shares_nothing():
     same = {env: dict(ACCOUNT) for env in ("dev", "staging", "prod")}
     config = default_config(same)
-    assert config.check_pipeline(None) is None  # no error; CodeCommit needs no connection
+    config.check_accounts()
+    assert config.other_account_environments() == ()
 
-    other = {**same, "prod": {"account": "222222222222", "region": "us-east-1"}}
-    config = default_config(other)
+
+def test_every_environment_must_be_in_the_hosts_region():
+    config = default_config(
+        {**THREE_ACCOUNTS, "staging": {"account": "222222222222", "region": "eu-west-1"}}
+    )
     with pytest.raises(ConfigError) as error:
         config.check_pipeline(None)
-    message = str(error.value)
-    assert message.startswith("pipeline.deploy_environments: prod (222222222222/us-east-1)")
-    assert "host environment dev (111111111111/us-east-1)" in message
-    assert "cross-account deploys are not supported yet" in message
+    assert str(error.value) == (
+        "environments.staging.region: must be the pipeline host dev's region us-east-1: "
+        "SageMaker loads a model only from an S3 bucket in the endpoint's own region, and the "
+        "released artifacts are in the host's (got 'eu-west-1')"
+    )
 
 
-def test_an_environment_agnostic_host_cannot_deploy_to_an_explicit_account():
+def test_an_environment_agnostic_host_cannot_serve_an_explicit_account():
     config = default_config({"prod": dict(ACCOUNT)})
-    with pytest.raises(ConfigError, match="prod .*host environment dev \\(no account/no region\\)"):
-        config.check_pipeline(None)
+    with pytest.raises(ConfigError) as error:
+        config.check_accounts()
+    assert str(error.value).startswith(
+        "environments.dev.account: the pipeline host dev needs an explicit account and region, "
+        "since prod names its own (111111111111/us-east-1)"
+    )
+
+
+def test_an_explicit_host_needs_every_environment_explicit():
+    config = default_config({"dev": dict(ACCOUNT), "prod": dict(ACCOUNT)})
+    with pytest.raises(
+        ConfigError,
+        match="^environments.staging.account: must be set, like the pipeline host dev's",
+    ):
+        config.check_accounts()
+
+
+def test_a_host_elsewhere_is_checked_the_same_way():
+    config = default_config(
+        {**THREE_ACCOUNTS, "dev": {"account": "111111111111", "region": "eu-west-1"}},
+        {"host_environment": "staging"},
+    )
+    with pytest.raises(
+        ConfigError,
+        match="^environments.dev.region: must be the pipeline host staging's region us-east-1",
+    ):
+        config.check_accounts()
 
 
 def test_context_settings_may_be_objects_or_json_strings():
@@ -182,3 +246,62 @@ def test_malformed_context_names_the_key(raw, message):
 
     with pytest.raises(ConfigError, match=message):
         config_from_context({"guardrails:environments": raw}.get)
+
+
+def test_the_largest_smoke_test_payload_is_accepted():
+    payload = "é" * (SMOKE_TEST_PAYLOAD_MAX_BYTES // 2)  # two bytes each in UTF-8
+    assert config_with("dev", smoke_test_payload=payload).environment("dev").smoke_test_payload
+    with pytest.raises(ConfigError, match="got 1025 bytes"):
+        config_with("dev", smoke_test_payload=payload + "x")
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (
+            {"prod": "guardrails-staging"},
+            "environments.prod.endpoint_name: must differ from staging's endpoint name: two "
+            "rollouts and two locks would guard one endpoint (got 'guardrails-staging')",
+        ),
+        (
+            {"prod": "Guardrails-Dev"},
+            "environments.prod.endpoint_name: must differ from dev's endpoint name",
+        ),
+        (
+            {"dev": "guardrails"},
+            "environments.dev.endpoint_name: must not be a prefix of staging's endpoint name "
+            "'guardrails-staging': dev's rollout could create models and configs in staging's "
+            "name space (got 'guardrails')",
+        ),
+        (
+            {"prod": "guardrails-dev-2"},
+            "environments.dev.endpoint_name: must not be a prefix of prod's endpoint name",
+        ),
+        (
+            {"dev": "m" * 44 + "-dev", "prod": "m" * 44 + "-prod"},
+            "environments.prod.endpoint_name: must differ from dev's endpoint name in its first "
+            "44 characters",
+        ),
+    ],
+)
+def test_endpoint_names_must_not_overlap_across_environments(names, message):
+    overrides = {env: {"endpoint_name": name} for env, name in names.items()}
+    overrides["prod"] = {**ACCOUNT, **overrides.get("prod", {})}
+    with pytest.raises(ConfigError) as error:
+        default_config(overrides)
+    assert str(error.value).startswith(message)
+
+
+def test_distinct_endpoint_names_are_accepted():
+    names = {"dev": "fraud-dev", "staging": "fraud-staging", "prod": "fraud"}
+    overrides = {env: {"endpoint_name": name} for env, name in names.items()}
+    overrides["prod"].update(ACCOUNT)
+    with pytest.raises(ConfigError, match="environments.prod.endpoint_name: must not be a prefix"):
+        default_config(overrides)  # "fraud" starts "fraud-dev"
+    overrides["prod"]["endpoint_name"] = "fraud-prod"
+    config = default_config(overrides)
+    assert [env.endpoint_name for env in config.environments] == [
+        "fraud-dev",
+        "fraud-staging",
+        "fraud-prod",
+    ]

@@ -1,4 +1,4 @@
-"""Endpoint stack: the guardrail per strategy, rollback alarms, capture and autoscaling."""
+"""Endpoint stack: no model in CloudFormation, the serving model from SSM, alarms, reconciler."""
 
 from __future__ import annotations
 
@@ -7,96 +7,121 @@ import json
 import pytest
 from aws_cdk.assertions import Capture, Match, Template
 
-from tests.infra.conftest import build, explicit_config
-
-ROLLBACK_ALARMS = [
-    {"AlarmName": {"Ref": Match.string_like_regexp("^AlarmsErrorRateAlarm")}},
-    {"AlarmName": {"Ref": Match.string_like_regexp("^AlarmsLatencyAlarm")}},
-    {"AlarmName": {"Ref": Match.string_like_regexp("^AlarmsVerdictAlarm")}},
-]
+from guardrails.endpoint import handler as reconciler
+from guardrails.rollout.serving import serving_model_parameter_name
+from tests.infra.conftest import ENVIRONMENTS, explicit_config
 
 
-def deployment_config(template: Template) -> dict:
-    endpoints = template.find_resources("AWS::SageMaker::Endpoint")
-    (endpoint,) = endpoints.values()
-    return endpoint["Properties"]["DeploymentConfig"]
+def reconciler_properties(template: Template) -> dict:
+    (resource,) = template.find_resources("Custom::GuardedEndpoint").values()
+    return resource["Properties"]
 
 
-def test_dev_uses_all_at_once_blue_green(template_of):
-    template_of("dev", "endpoint").has_resource_properties(
-        "AWS::SageMaker::Endpoint",
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_endpoint_stack_reads_the_serving_model_from_ssm(template_of, env):
+    template = template_of(env, "endpoint")
+    template.has_parameter(
+        "ServingModel",
         {
-            "EndpointName": "guardrails-dev",
-            "DeploymentConfig": {
-                "BlueGreenUpdatePolicy": {
-                    "TrafficRoutingConfiguration": {
-                        "Type": "ALL_AT_ONCE",
-                        "WaitIntervalInSeconds": 300,
-                    },
-                    "MaximumExecutionTimeoutInSeconds": 3600,
-                    "TerminationWaitInSeconds": 300,
-                },
-                "AutoRollbackConfiguration": {"Alarms": ROLLBACK_ALARMS},
+            "Type": "AWS::SSM::Parameter::Value<String>",
+            "Default": serving_model_parameter_name(env),
+        },
+    )
+    # The value CloudFormation resolves reaches the reconciler on every deploy.
+    properties = reconciler_properties(template)
+    assert properties[reconciler.SERVING_MODEL_PROPERTY] == {"Ref": "ServingModel"}
+
+
+def test_the_parameter_read_is_the_one_the_stateful_stack_creates(template_of):
+    stateful = template_of("prod", "stateful")
+    stateful.has_resource_properties(
+        "AWS::SSM::Parameter", {"Name": serving_model_parameter_name("prod")}
+    )
+
+
+@pytest.mark.parametrize(
+    "resource_type",
+    [
+        "AWS::SageMaker::Model",
+        "AWS::SageMaker::EndpointConfig",
+        "AWS::SageMaker::Endpoint",
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+    ],
+)
+def test_cloudformation_owns_no_model_and_cannot_put_an_old_one_back(template_of, resource_type):
+    for env in ENVIRONMENTS:
+        assert template_of(env, "endpoint").find_resources(resource_type) == {}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_reconciler_is_given_the_configured_shape(template_of, env):
+    config = explicit_config().environment(env)
+    properties = reconciler_properties(template_of(env, "endpoint"))
+    assert properties[reconciler.ENDPOINT_NAME_PROPERTY] == config.endpoint_name
+    assert properties[reconciler.PRODUCTION_PROPERTY] == ("true" if config.production else "false")
+    shape = json.loads(properties[reconciler.ENDPOINT_SETTINGS_PROPERTY])
+    assert shape["instance_type"] == config.endpoint.instance_type
+    assert (shape["min_capacity"], shape["max_capacity"]) == (
+        config.endpoint.min_capacity,
+        config.endpoint.max_capacity,
+    )
+
+
+def handler_policy(template: Template) -> list[dict]:
+    (policy,) = [
+        p
+        for p in template.find_resources("AWS::IAM::Policy").values()
+        if p["Properties"]["Roles"][0].get("Ref", "").startswith("EndpointHandlerRole")
+    ]
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def allowed(statements: list[dict]) -> set[str]:
+    found: set[str] = set()
+    for statement in statements:
+        action = statement["Action"]
+        found.update([action] if isinstance(action, str) else action)
+    return found
+
+
+def test_the_reconciler_starts_only_its_environments_rollout_state_machine(template_of):
+    template = template_of("prod", "endpoint")
+    arn = Capture()
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "guardrails.endpoint.handler.on_event",
+            "Environment": {
+                "Variables": Match.object_like({reconciler.STATE_MACHINE_ARN: arn})
             },
         },
     )
-
-
-def test_staging_uses_a_canary_of_ten_percent(template_of):
-    template_of("staging", "endpoint").has_resource_properties(
-        "AWS::SageMaker::Endpoint",
-        {
-            "DeploymentConfig": {
-                "BlueGreenUpdatePolicy": Match.object_like(
-                    {
-                        "TrafficRoutingConfiguration": {
-                            "Type": "CANARY",
-                            "WaitIntervalInSeconds": 600,
-                            "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
-                        }
-                    }
-                ),
-                "AutoRollbackConfiguration": {"Alarms": ROLLBACK_ALARMS},
-            }
-        },
+    assert arn.as_string().endswith(":stateMachine:guardrails-prod-rollout")
+    (start,) = [s for s in handler_policy(template) if "states:StartExecution" in allowed([s])]
+    assert (start["Action"], start["Resource"]) == ("states:StartExecution", arn.as_string())
+    # The rollout stack's state machine has that very name.
+    template_of("prod", "rollout").has_resource_properties(
+        "AWS::StepFunctions::StateMachine", {"StateMachineName": "guardrails-prod-rollout"}
     )
 
 
-def test_prod_shifts_traffic_linearly(template_of):
-    routing = deployment_config(template_of("prod", "endpoint"))["BlueGreenUpdatePolicy"][
-        "TrafficRoutingConfiguration"
-    ]
-    assert routing == {
-        "Type": "LINEAR",
-        "WaitIntervalInSeconds": 600,
-        "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25},
+def test_only_a_non_production_reconciler_may_delete_its_endpoint(template_of):
+    prod = handler_policy(template_of("prod", "endpoint"))
+    assert "sagemaker:DeleteEndpoint" not in allowed(prod)
+    staging = handler_policy(template_of("staging", "endpoint"))
+    (delete,) = [s for s in staging if "sagemaker:DeleteEndpoint" in allowed([s])]
+    assert delete["Resource"].endswith(":endpoint/guardrails-staging")
+
+
+def test_the_reconciler_changes_no_endpoint_and_no_model(template_of):
+    actions = allowed(handler_policy(template_of("staging", "endpoint")))
+    assert {a for a in actions if a.startswith("sagemaker:")} == {
+        "sagemaker:DescribeEndpoint",
+        "sagemaker:DescribeEndpointConfig",
+        "sagemaker:DeleteEndpoint",
     }
-
-
-@pytest.fixture(scope="module")
-def rolling_and_ab() -> dict:
-    config = explicit_config(
-        staging={"deployment": {"strategy": "rolling", "rolling_batch_percent": 20}},
-        prod={"deployment": {"strategy": "ab"}},
-    )
-    stacks = build(config)
-    return {env: Template.from_stack(stacks[env].endpoint) for env in ("staging", "prod")}
-
-
-def test_rolling_uses_a_rolling_update_policy(rolling_and_ab):
-    config = deployment_config(rolling_and_ab["staging"])
-    assert "BlueGreenUpdatePolicy" not in config
-    assert config["RollingUpdatePolicy"]["MaximumBatchSize"] == {
-        "Type": "CAPACITY_PERCENT",
-        "Value": 20,
-    }
-    assert config["RollingUpdatePolicy"]["WaitIntervalInSeconds"] == 600
-    assert len(config["AutoRollbackConfiguration"]["Alarms"]) == 3
-
-
-def test_ab_endpoint_falls_back_to_all_at_once_for_infrastructure_updates(rolling_and_ab):
-    config = deployment_config(rolling_and_ab["prod"])
-    assert config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == "ALL_AT_ONCE"
+    assert "ssm:PutParameter" not in actions
 
 
 def test_rollback_alarms_watch_errors_latency_and_the_verdict(template_of):
@@ -123,7 +148,11 @@ def test_rollback_alarms_watch_errors_latency_and_the_verdict(template_of):
             "MetricName": "JudgeVerdict",
             "Statistic": "Maximum",
             "Threshold": 1,
-            "EvaluationPeriods": 1,
+            # One rollback verdict in the last three minutes: a rollout holding the verdict
+            # republishes it every minute, and one late round must not clear the alarm.
+            "EvaluationPeriods": 3,
+            "DatapointsToAlarm": 1,
+            "TreatMissingData": "notBreaching",
             "ComparisonOperator": "GreaterThanOrEqualToThreshold",
         },
     )
@@ -154,89 +183,12 @@ def test_model_role_may_describe_only_the_rollback_alarms(template_of):
                         ],
                     }
                 ]
-            }
+            },
+            "Roles": [{"Fn::ImportValue": Match.string_like_regexp("ModelExecutionRole")}],
         },
     )
 
 
-def test_model_serves_the_model_package_parameter_in_isolation(template_of):
-    template = template_of("prod", "endpoint")
-    template.has_parameter("ModelPackageArn", {"Type": "String"})
-    template.has_resource_properties(
-        "AWS::SageMaker::Model",
-        {
-            "Containers": [{"ModelPackageName": {"Ref": "ModelPackageArn"}}],
-            "EnableNetworkIsolation": True,
-        },
-    )
-
-
-def test_endpoint_config_is_encrypted_and_captures_data(template_of):
-    template_of("prod", "endpoint").has_resource_properties(
-        "AWS::SageMaker::EndpointConfig",
-        {
-            "KmsKeyId": Match.any_value(),
-            "ProductionVariants": [
-                Match.object_like(
-                    {
-                        "VariantName": "AllTraffic",
-                        "InstanceType": "ml.m5.large",
-                        "InitialInstanceCount": 2,
-                    }
-                )
-            ],
-            "DataCaptureConfig": Match.object_like(
-                {
-                    "EnableCapture": True,
-                    "InitialSamplingPercentage": 100,
-                    "KmsKeyId": Match.any_value(),
-                    "DestinationS3Uri": {
-                        "Fn::Join": [
-                            "",
-                            ["s3://", Match.any_value(), "/data-capture/guardrails-prod"],
-                        ]
-                    },
-                }
-            ),
-        },
-    )
-    endpoint_config = template_of("prod", "endpoint").find_resources(
-        "AWS::SageMaker::EndpointConfig"
-    )
-    # An explicit name would make every change a failed replacement.
-    assert all("EndpointConfigName" not in r["Properties"] for r in endpoint_config.values())
-
-
-def test_autoscaling_tracks_invocations_on_the_surviving_variant(template_of):
-    template = template_of("prod", "endpoint")
-    template.has_resource_properties(
-        "AWS::ApplicationAutoScaling::ScalableTarget",
-        {
-            "ResourceId": "endpoint/guardrails-prod/variant/AllTraffic",
-            "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
-            "MinCapacity": 2,
-            "MaxCapacity": 6,
-        },
-    )
-    (target,) = template.find_resources("AWS::ApplicationAutoScaling::ScalableTarget").values()
-    assert "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint" in json.dumps(
-        target["Properties"]["RoleARN"]
-    )
-    template.has_resource_properties(
-        "AWS::ApplicationAutoScaling::ScalingPolicy",
-        {
-            "PolicyType": "TargetTrackingScaling",
-            "TargetTrackingScalingPolicyConfiguration": Match.object_like(
-                {
-                    "TargetValue": 750,
-                    "PredefinedMetricSpecification": {
-                        "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
-                    },
-                }
-            ),
-        },
-    )
-    template.has_resource(
-        "AWS::ApplicationAutoScaling::ScalableTarget",
-        {"DependsOn": [Match.string_like_regexp("^Endpoint")]},
-    )
+def test_the_prod_endpoint_stack_is_termination_protected(shipped_stacks):
+    assert shipped_stacks["prod"].endpoint.termination_protection is True
+    assert shipped_stacks["staging"].endpoint.termination_protection is False

@@ -17,7 +17,7 @@ MOVED_HANDLER = "guardrails.rollout.handlers.judge.handler"
 
 
 def function_in(scope: Construct, **kwargs) -> tuple[GuardrailsFunction, EncryptedLogs]:
-    logs = EncryptedLogs(cdk.Stack.of(scope), "Logs", description="Test logs")
+    logs = EncryptedLogs(cdk.Stack.of(scope), "Logs", description="Test logs", retain=False)
     props = {
         "handler": MOVED_HANDLER,
         "description": "A test function",
@@ -43,7 +43,7 @@ def grouped() -> Template:
         role_description="What the role is for",
         environment={},
         code=lambda_.Code.from_inline("def handler(event, context):\n    return event\n"),
-        logs=EncryptedLogs(stack, "MoreLogs", description="More test logs"),
+        logs=EncryptedLogs(stack, "MoreLogs", description="More test logs", retain=False),
     )
     return Template.from_stack(stack)
 

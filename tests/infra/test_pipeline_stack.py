@@ -21,7 +21,7 @@ from constructs import Construct
 
 from infra.config import AppConfig, ConfigError
 from infra.nag import acknowledge
-from stacks.guardrails_app import SOURCE_REPOSITORY_NAME, stack_name
+from stacks.guardrails_app import build_pipeline_host, stack_name
 from stacks.pipeline_stack import STACK_NAME, PipelineStack, build_pipeline
 from stacks.stateful_stack import StatefulStack
 from tests.infra.conftest import TEST_ACCOUNT, TEST_REGION, explicit_config, new_app
@@ -66,20 +66,21 @@ def build_app(
 ) -> tuple[cdk.App, PipelineStack, dict[str, StandInStacks]]:
     """The stacks the pipeline needs, then the pipeline stack, as the app would build them."""
     app = app or new_app()
+    host = build_pipeline_host(app, config)
     stacks = {}
     for env in config.environments:
         aws_env = cdk.Environment(account=env.account, region=env.region)
-        hosts_source = env.name == config.pipeline.host_environment
-        stacks[env.name] = StandInStacks(
-            stateful=StatefulStack(
+        stateful = host
+        if env.name != config.pipeline.host_environment:
+            stateful = StatefulStack(
                 app,
                 stack_name(env, "Stateful"),
                 config=env,
-                source_repository_name=SOURCE_REPOSITORY_NAME
-                if hosts_source and config.pipeline.source == "codecommit"
-                else None,
+                pipeline_host=config.environment(config.pipeline.host_environment),
                 env=aws_env,
-            ),
+            )
+        stacks[env.name] = StandInStacks(
+            stateful=stateful,
             rollout=StandInRollout(app, stack_name(env, "Rollout"), env=aws_env),
         )
     stack = build_pipeline(app, config, stacks, connection_arn)  # type: ignore[arg-type]
@@ -134,17 +135,21 @@ def test_stages_run_in_order_from_source_to_prod(stages):
     assert (manual["RunOrder"], mark_approved["RunOrder"]) == (1, 2)
 
 
-def test_pipeline_is_v2_and_keeps_artifacts_in_the_encrypted_bucket(template):
+def test_pipeline_is_v2_and_keeps_artifacts_in_a_store_of_its_own(template):
+    """Not the bucket models are read from: the pipeline's roles write anywhere in their store."""
     template.has_resource_properties(
         "AWS::CodePipeline::Pipeline",
         {
             "PipelineType": "V2",
             "ArtifactStore": {
                 "Type": "S3",
-                "Location": import_of("Guardrails-dev-Stateful", "ArtifactBucket"),
+                "Location": import_of("Guardrails-dev-Stateful", "PipelineArtifactsBucket"),
                 "EncryptionKey": {"Type": "KMS", "Id": import_of("Guardrails-dev-Stateful", "Key")},
             },
         },
+    )
+    assert "StorageArtifactBucket" not in json.dumps(
+        template.find_resources("AWS::CodePipeline::Pipeline")
     )
 
 
@@ -255,23 +260,106 @@ def statements(template: Template) -> list[tuple[str, dict]]:
     return found
 
 
-def test_only_the_approval_function_may_set_a_package_approved(template):
-    granting = [
+def test_the_approval_function_runs_as_the_released_artifacts_writer(template):
+    """The role the released bucket's policy names; its grants live in this stack."""
+    writer = import_of("Guardrails-dev-Stateful", "ReleasedArtifactsApprovalRole")
+    function = Capture()
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "guardrails.release.handlers.approval",
+            "Role": writer,
+            "Timeout": 600,
+            "Environment": {
+                "Variables": {
+                    "MODEL_PACKAGE_GROUP_NAME": "guardrails-dev",
+                    "RELEASED_BUCKET": import_of(
+                        "Guardrails-dev-Stateful", "ReleasedArtifactsBucket"
+                    ),
+                    "TRAINED_ARTIFACTS_URI": {
+                        "Fn::Join": ["", ["s3://", function, "/model-pipeline/runs/"]]
+                    },
+                }
+            },
+        },
+    )
+    assert "StorageArtifactBucket" in json.dumps(function.as_object())
+    updating = [
         (logical_id, statement)
         for logical_id, statement in statements(template)
         if "sagemaker:UpdateModelPackage" in json.dumps(statement["Action"])
     ]
-    assert len(granting) == 1
-    logical_id, statement = granting[0]
-    assert logical_id.startswith("ApprovalMarkApprovedRole")
-    assert ":model-package/guardrails-dev/*" in json.dumps(statement["Resource"])
+    assert [logical_id for logical_id, _ in updating] == [
+        next(
+            i
+            for i in template.find_resources("AWS::IAM::Policy")
+            if i.startswith("ApprovalWriterRolePolicy")
+        )
+    ]
+    assert ":model-package/guardrails-dev/*" in json.dumps(updating[0][1]["Resource"])
+
+
+def test_the_approval_function_reads_runs_and_writes_only_released_folders(template):
+    (policy,) = [
+        p
+        for i, p in template.find_resources("AWS::IAM::Policy").items()
+        if i.startswith("ApprovalWriterRolePolicy")
+    ]
+    granted = {
+        action: json.dumps(statement["Resource"])
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for action in (
+            [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        )
+        if action.startswith("s3:")
+    }
+    assert set(granted) == {"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"}
+    assert (
+        "StorageArtifactBucket" in granted["s3:GetObject"]
+        and "/model-pipeline/runs/*" in granted["s3:GetObject"]
+    )
+    assert "ReleasedArtifactsBucket" in granted["s3:PutObject"]
+    assert "/models/*" in granted["s3:PutObject"] and "/test-data/*" in granted["s3:PutObject"]
+
+
+def test_the_sagemaker_jobs_may_register_packages_only_pending_approval(template):
+    creating = [
+        s
+        for _, s in statements(template)
+        if "sagemaker:CreateModelPackage" in json.dumps(s["Action"])
+    ]
+    assert len(creating) == 1
+    (statement,) = creating
+    assert statement["Action"] == "sagemaker:CreateModelPackage"
+    assert statement["Condition"] == {
+        "StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}
+    }
+
+
+def test_the_sagemaker_jobs_pull_only_the_built_in_algorithm_images(template):
+    """The AWS account that publishes XGBoost and scikit-learn in us-east-1, nothing else."""
+    (pulls,) = [
+        s for _, s in statements(template) if "ecr:BatchGetImage" in json.dumps(s["Action"])
+    ]
+
+    def repository(name: str) -> str:
+        return f"arn:aws:ecr:us-east-1:683313688378:repository/{name}"
+
+    assert pulls["Resource"] == [
+        repository("sagemaker-scikit-learn"),
+        repository("sagemaker-xgboost"),
+    ]
 
 
 def test_deploy_stages_start_each_rollout_with_the_package_and_approver(stages):
     for env in ("staging", "prod"):
         (action,) = actions_of(stages, f"Deploy-{env}")
         configuration = action["Configuration"]
-        assert f"Guardrails-{env}-Rollout" in json.dumps(configuration["StateMachineArn"])
+        assert f":stateMachine:guardrails-{env}-rollout" in json.dumps(
+            configuration["StateMachineArn"]
+        )
+        # As the environment's release access role, which trusts the pipeline's role by name.
+        assert f":role/guardrails-{env}-release-access-us-east-1" in json.dumps(action["RoleArn"])
         assert configuration["InputType"] == "Literal"
         assert json.loads(configuration["Input"]) == {
             "model_package_arn": "#{Train.MODEL_PACKAGE_ARN}",
@@ -294,6 +382,8 @@ def test_pipeline_failures_reach_on_call(template):
                 Match.object_like(
                     {
                         "Arn": import_of("Guardrails-dev-Stateful", "OnCallTopic"),
+                        # Published with a role's grant, no topic policy statement for EventBridge.
+                        "RoleArn": {"Fn::GetAtt": [Match.string_like_regexp("EventsRole"), "Arn"]},
                         "InputTransformer": Match.object_like(
                             {"InputTemplate": Match.string_like_regexp("FAILED")}
                         ),
@@ -326,46 +416,26 @@ def test_package_state_changes_of_the_group_reach_the_handler(template):
     targets_json = json.dumps(function["Environment"]["Variables"]["DEPLOY_TARGETS"])
     assert targets_json.index("staging") < targets_json.index("prod")
     assert "guardrails-prod" in targets_json
+    assert f"role/guardrails-prod-release-access-{TEST_REGION}" in targets_json  # reached as it
 
 
-def test_release_rolls_out_each_environment_in_order_and_waits(template):
-    (machine,) = [
-        m
-        for m in template.find_resources("AWS::StepFunctions::StateMachine").values()
-        if "Guardrails release" in json.dumps(m["Properties"]["DefinitionString"])
-    ]
-    properties = machine["Properties"]
-    definition = json.dumps(properties["DefinitionString"])
-    assert definition.count("states:startExecution.sync:2") == 2
-    assert definition.index("Guardrails-staging-Rollout") < definition.index(
-        "Guardrails-prod-Rollout"
-    )
-    assert properties["TracingConfiguration"] == {"Enabled": True}
-    assert properties["LoggingConfiguration"]["Level"] == "ALL"
-
-
-def test_deploy_environments_models_may_read_the_trained_models(template):
+def test_approvals_outside_the_pipeline_start_nothing(template):
+    """No release state machine: the package-state handler refuses them and tells on-call."""
+    machines = template.find_resources("AWS::StepFunctions::StateMachine")
+    assert machines == {}
     template.has_resource_properties(
-        "AWS::IAM::Policy",
+        "AWS::Lambda::Function",
         {
-            "PolicyDocument": {
-                "Statement": Match.array_with(
-                    [
-                        Match.object_like(
-                            {
-                                "Action": "s3:GetObject",
-                                "Resource": {
-                                    "Fn::Join": ["", [Match.any_value(), "/model-pipeline/runs/*"]]
-                                },
-                            }
+            "Handler": "guardrails.release.handlers.package_state",
+            "Environment": {
+                "Variables": Match.object_like(
+                    {
+                        "RELEASED_BUCKET": import_of(
+                            "Guardrails-dev-Stateful", "ReleasedArtifactsBucket"
                         )
-                    ]
+                    }
                 )
             },
-            "Roles": [
-                import_of("Guardrails-staging-Stateful", "ModelExecution"),
-                import_of("Guardrails-prod-Stateful", "ModelExecution"),
-            ],
         },
     )
 
@@ -409,10 +479,47 @@ def test_a_codeconnections_source_without_a_connection_arn_is_refused(arn):
         build_pipeline(new_app(), config, ALL_SELECTED, arn)  # type: ignore[arg-type]
 
 
-def test_deploying_to_another_account_is_refused():
-    config = explicit_config(prod={"account": "222222222222"})
-    with pytest.raises(ConfigError, match="cross-account deploys are not supported yet"):
+def test_deploying_to_another_region_is_refused():
+    """SageMaker loads models only from its own region; the released artifacts are the host's."""
+    config = explicit_config(prod={"region": "eu-west-1"})
+    with pytest.raises(
+        ConfigError, match="^environments.prod.region: must be the pipeline host dev's region"
+    ):
         build_pipeline(new_app(), config, ALL_SELECTED)  # type: ignore[arg-type]
+
+
+def policy_of_role(template: Template, role_name: str) -> list[dict]:
+    """The statements of the default policy of the role named `role_name`."""
+    roles = template.find_resources("AWS::IAM::Role", {"Properties": {"RoleName": role_name}})
+    (role_id,) = roles
+    (policy,) = [
+        p
+        for p in template.find_resources("AWS::IAM::Policy").values()
+        if p["Properties"]["Roles"] == [{"Ref": role_id}]
+    ]
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_the_package_state_function_reaches_deploy_environments_only_as_their_access_roles(
+    template,
+):
+    statements = policy_of_role(template, "guardrails-dev-package-state-us-east-1")
+    (assume,) = [s for s in statements if s["Action"] == "sts:AssumeRole"]
+    assert sorted(json.dumps(arn) for arn in assume["Resource"]) == [
+        f'"arn:aws:iam::{TEST_ACCOUNT}:role/guardrails-{env}-release-access-us-east-1"'
+        for env in ("prod", "staging")
+    ]
+    actions = json.dumps([s["Action"] for s in statements])
+    for action in ("states:", "sagemaker:DescribeEndpoint", 'sagemaker:DescribeModel"'):
+        assert action not in actions  # every call in a deploy environment is the access role's
+
+
+def test_the_pipeline_assumes_each_deploy_environments_access_role(template):
+    statements = policy_of_role(template, "guardrails-dev-pipeline-us-east-1")
+    assumed = [json.dumps(s["Resource"]) for s in statements if s["Action"] == "sts:AssumeRole"]
+    for env in ("staging", "prod"):
+        assert sum(f":role/guardrails-{env}-release-access-us-east-1" in a for a in assumed) == 1
+    assert not any("states:" in json.dumps(s["Action"]) for s in statements)
 
 
 def test_every_environment_the_pipeline_touches_must_be_selected():

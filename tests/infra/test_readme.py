@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from guardrails.config import TrafficSettings
 from infra.config import (
     DeploymentSettings,
     EndpointSettings,
@@ -26,6 +27,7 @@ README = (ROOT / "README.md").read_text()
         ("endpoint.", EndpointSettings),
         ("deployment.", DeploymentSettings),
         ("judge.", JudgeSettings),
+        ("traffic.", TrafficSettings),
         ("", PipelineSettings),
     ],
 )
@@ -35,7 +37,7 @@ def test_every_setting_is_documented(prefix, settings):
 
 
 def test_every_top_level_setting_is_documented():
-    nested = {"name", "endpoint", "deployment", "judge"}
+    nested = {"name", "endpoint", "deployment", "judge", "traffic"}
     missing = [
         f.name
         for f in fields(EnvironmentConfig)

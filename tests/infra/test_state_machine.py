@@ -19,7 +19,7 @@ from tests.infra.conftest import logged_and_traced_log_group
 def build(app: cdk.App, *, declare_invoked: bool = True) -> cdk.Stack:
     """A state machine invoking one function, in the scope of the stack itself."""
     stack = cdk.Stack(app, "Test")
-    logs = EncryptedLogs(stack, "Logs", description="Test logs")
+    logs = EncryptedLogs(stack, "Logs", description="Test logs", retain=False)
     step = GuardrailsFunction(
         stack,
         id_prefix="Step",

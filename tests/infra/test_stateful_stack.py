@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aws_cdk.assertions import Match, Template
 
@@ -15,6 +17,8 @@ STATEFUL_LOGICAL_IDS = {
     "RegistryModelPackageGroup27C6820F": "AWS::SageMaker::ModelPackageGroup",
     "OnCallTopic2FB15ED5": "AWS::SNS::Topic",
     "DeploymentsTableDD4203FA": "AWS::DynamoDB::GlobalTable",
+    # Replacing it would write "no model yet" over what serves (tests/infra/test_serving_model).
+    "ServingModelParameter56D6A844": "AWS::SSM::Parameter",
 }
 
 
@@ -201,5 +205,116 @@ def test_model_role_reads_artifacts_and_writes_only_its_capture_prefix(prod):
                     ]
                 )
             }
+        },
+    )
+
+
+def test_only_this_accounts_alarms_may_use_the_topic_and_its_key(prod):
+    """CloudWatch acts for this account's alarms only; EventBridge publishes with roles.
+
+    No other statement admits a service: a second, unconditioned one would void the conditions.
+    """
+    alarms_of_the_account = {
+        "StringEquals": {"aws:SourceAccount": "111111111111"},
+        "ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:us-east-1:111111111111:alarm:*"},
+    }
+    topic_policies = prod.find_resources("AWS::SNS::TopicPolicy").values()
+    keys = prod.find_resources("AWS::KMS::Key").values()
+    documents = [p["Properties"]["PolicyDocument"] for p in topic_policies]
+    documents += [k["Properties"]["KeyPolicy"] for k in keys]
+    admitted = []
+    for document in documents:
+        for statement in document["Statement"]:
+            principal = statement.get("Principal")
+            if statement["Effect"] == "Allow" and "Service" in principal:
+                admitted.append(principal["Service"])
+                assert statement["Condition"] == alarms_of_the_account, statement
+    assert admitted == ["cloudwatch.amazonaws.com", "cloudwatch.amazonaws.com"]
+
+
+# The pipeline host's stateful stack also keeps what every environment's endpoints load.
+HOST_LOGICAL_IDS = {
+    "ReleasedArtifactsKey0F6D979D": "AWS::KMS::Key",
+    "ReleasedArtifactsBucketFC96B0CB": "AWS::S3::Bucket",
+    "ReleasedArtifactsApprovalRoleC93F7DE1": "AWS::IAM::Role",
+    "PipelineArtifactsBucket831483E9": "AWS::S3::Bucket",
+}
+
+
+def test_only_the_pipeline_host_keeps_released_artifacts_and_the_pipelines_store(template_of):
+    host = template_of("dev", "stateful").to_json()["Resources"]
+    for logical_id, resource_type in HOST_LOGICAL_IDS.items():
+        assert host.get(logical_id, {}).get("Type") == resource_type, logical_id
+    for env in ("staging", "prod"):
+        resources = template_of(env, "stateful").to_json()["Resources"]
+        assert not set(HOST_LOGICAL_IDS) & set(resources), env
+
+
+def test_every_environments_models_read_the_hosts_released_models(template_of):
+    """By the released bucket's derived name (the host may be another account), not by export."""
+    for env in ("dev", "prod"):
+        template = template_of(env, "stateful")
+        (role_id,) = template.find_resources(
+            "AWS::IAM::Role", {"Properties": {"RoleName": f"guardrails-{env}-model-us-east-1"}}
+        )
+        reads = [
+            json.dumps(statement["Resource"])
+            for policy in template.find_resources("AWS::IAM::Policy").values()
+            if policy["Properties"]["Roles"] == [{"Ref": role_id}]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            if statement["Action"] == "s3:GetObject"
+        ]
+        assert reads and all(
+            ":s3:::guardrails-released-111111111111-us-east-1/models/*" in read for read in reads
+        ), env
+    template_of("dev", "stateful").has_resource_properties(
+        "AWS::S3::Bucket", {"BucketName": "guardrails-released-111111111111-us-east-1"}
+    )
+
+
+def test_in_one_account_no_resource_policy_grants_the_released_artifacts_to_anyone(dev):
+    """IAM alone decides within the host's account: no statement names another principal."""
+    statements = [
+        statement
+        for resource in dev.to_json()["Resources"].values()
+        if resource["Type"] in ("AWS::S3::BucketPolicy", "AWS::KMS::Key")
+        for statement in (
+            resource["Properties"].get("PolicyDocument") or resource["Properties"]["KeyPolicy"]
+        )["Statement"]
+        if statement["Effect"] == "Allow"
+    ]
+    accounts = {json.dumps(s["Principal"]) for s in statements if "AWS" in s["Principal"]}
+    assert accounts == {json.dumps({"AWS": "arn:aws:iam::111111111111:root"})}
+    (group,) = dev.find_resources("AWS::SageMaker::ModelPackageGroup").values()
+    assert "ModelPackageGroupPolicy" not in group["Properties"]
+
+
+def test_the_model_role_has_its_derived_name(prod):
+    """The pipeline host's policies name it when the host is in another account."""
+    prod.has_resource_properties("AWS::IAM::Role", {"RoleName": "guardrails-prod-model-us-east-1"})
+
+
+def test_the_pipelines_store_is_encrypted_private_logged_and_expires(dev):
+    dev.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": Match.object_like(
+                {
+                    "ServerSideEncryptionConfiguration": [
+                        Match.object_like(
+                            {
+                                "ServerSideEncryptionByDefault": {
+                                    "SSEAlgorithm": "aws:kms",
+                                    "KMSMasterKeyID": {"Fn::GetAtt": ["StorageKeyBAA9457B", "Arn"]},
+                                }
+                            }
+                        )
+                    ]
+                }
+            ),
+            "LoggingConfiguration": Match.object_like({"LogFilePrefix": "pipeline-artifacts/"}),
+            "LifecycleConfiguration": {
+                "Rules": [Match.object_like({"ExpirationInDays": 90, "Status": "Enabled"})]
+            },
         },
     )

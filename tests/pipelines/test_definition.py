@@ -11,7 +11,8 @@ import botocore.client
 import pytest
 from moto import mock_aws
 
-from pipelines import definition, evaluate
+from guardrails.release.record import PIPELINE_TEST_DATA
+from pipelines import definition, evaluate, preprocess
 
 REGION = "eu-west-1"
 ARGS = definition.PipelineArguments(
@@ -152,7 +153,11 @@ def test_register_step_files_a_pending_package_with_its_evaluation_report(steps)
         "S3Uri": report_uri,
     }
     metadata = arguments["CustomerMetadataProperties"]
-    assert set(metadata) == {"auc", "accuracy", "baseline_auc", "evaluation_report"}
+    assert set(metadata) == {"auc", "accuracy", "baseline_auc", "evaluation_report", "test_data"}
+    test_split = "Steps.Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"
+    assert metadata["test_data"] == {
+        "Std:Join": {"On": "/", "Values": [{"Get": test_split}, "test.csv"]}
+    }
     (container,) = arguments["InferenceSpecification"]["Containers"]
     assert container["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     assert "sagemaker-xgboost:1.7-1" in container["Image"]
@@ -203,3 +208,10 @@ def test_every_role_bucket_and_account_comes_from_the_arguments(built):
 def test_bad_arguments_name_the_field(change, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         replace(ARGS, **change)
+
+
+def test_the_recorded_test_data_is_the_file_preprocess_writes(tmp_path):
+    parts = {name: [[1.0, 0.5]] for name in preprocess.SPLITS}
+    written = preprocess.write_splits(parts, tmp_path)
+    assert written["test"] == tmp_path / "test" / definition.TEST_DATA_FILE
+    assert definition.TEST_DATA_METADATA == PIPELINE_TEST_DATA  # what the approval step reads

@@ -44,6 +44,34 @@ def register(sagemaker, status: str = "Approved", **extra) -> str:
     return response["ModelPackageArn"]
 
 
+
+def expect_registered_step(stubber) -> None:
+    """The pipeline execution's steps: the register step made PACKAGE."""
+    stubber.add_response(
+        "list_pipeline_execution_steps",
+        {
+            "PipelineExecutionSteps": [
+                {
+                    "StepName": definition.REGISTER_STEP,
+                    "StepStatus": "Succeeded",
+                    "Metadata": {"RegisterModel": {"Arn": PACKAGE}},
+                }
+            ]
+        },
+    )
+
+
+def registered_package(status: str) -> dict:
+    """DescribeModelPackage of PACKAGE with the given approval status."""
+    return {
+        "ModelPackageName": GROUP,
+        "ModelPackageArn": PACKAGE,
+        "CreationTime": "2026-01-01T00:00:00Z",
+        "ModelPackageStatus": "Completed",
+        "ModelPackageStatusDetails": {"ValidationStatuses": []},
+        "ModelApprovalStatus": status,
+    }
+
 def test_no_approved_package_means_a_zero_baseline(aws):
     sagemaker, s3 = aws
     register(sagemaker, status="PendingManualApproval", CustomerMetadataProperties={"auc": "0.9"})
@@ -235,27 +263,11 @@ def test_run_registers_and_hands_the_candidate_to_the_next_stages(tmp_path, monk
         },
     )
     stubber.add_response("describe_pipeline_execution", execution("Succeeded"))
-    stubber.add_response(
-        "list_pipeline_execution_steps",
-        {
-            "PipelineExecutionSteps": [
-                {
-                    "StepName": definition.REGISTER_STEP,
-                    "StepStatus": "Succeeded",
-                    "Metadata": {"RegisterModel": {"Arn": PACKAGE}},
-                }
-            ]
-        },
-    )
+    expect_registered_step(stubber)
     stubber.add_response(
         "describe_model_package",
         {
-            "ModelPackageName": GROUP,
-            "ModelPackageArn": PACKAGE,
-            "CreationTime": "2026-01-01T00:00:00Z",
-            "ModelPackageStatus": "Completed",
-            "ModelPackageStatusDetails": {"ValidationStatuses": []},
-            "ModelApprovalStatus": "PendingManualApproval",
+            **registered_package("PendingManualApproval"),
             "CustomerMetadataProperties": {
                 "auc": "0.8731",
                 "accuracy": "0.8012",
@@ -302,28 +314,10 @@ def test_run_registers_and_hands_the_candidate_to_the_next_stages(tmp_path, monk
 
 def test_a_package_that_is_not_pending_is_refused():
     sagemaker, stubber = stubbed_sagemaker()
-    stubber.add_response(
-        "list_pipeline_execution_steps",
-        {
-            "PipelineExecutionSteps": [
-                {
-                    "StepName": definition.REGISTER_STEP,
-                    "StepStatus": "Succeeded",
-                    "Metadata": {"RegisterModel": {"Arn": PACKAGE}},
-                }
-            ]
-        },
-    )
+    expect_registered_step(stubber)
     stubber.add_response(
         "describe_model_package",
-        {
-            "ModelPackageName": GROUP,
-            "ModelPackageArn": PACKAGE,
-            "CreationTime": "2026-01-01T00:00:00Z",
-            "ModelPackageStatus": "Completed",
-            "ModelPackageStatusDetails": {"ValidationStatuses": []},
-            "ModelApprovalStatus": "Approved",
-        },
+        registered_package("Approved"),
     )
     with stubber, pytest.raises(run.RunError, match="only the approval stage may approve"):
         run.registered_candidate(sagemaker, EXECUTION, run.Baseline())

@@ -85,6 +85,17 @@ def test_huge_facts_drop_the_table_but_keep_the_decision():
     assert message.facts["metrics_truncated"] is True and message.facts["decision"] == "rollback"
 
 
+@pytest.mark.parametrize(
+    ("kind", "headline"),
+    [("failed", "Rollout FAILED"), ("stuck", "Rollout stuck"), ("unlocked", "Lock released")],
+)
+def test_failures_and_lock_releases_read_like_every_other_event(kind, headline):
+    message = render(event(kind=kind, decision="failed", reason="Judge failed; NOT verified"))
+    assert message.subject == f"[Guardrails prod] {headline}: guardrails-prod"
+    assert "Reason: Judge failed; NOT verified" in message.text
+    assert "error_rate_5xx" in message.text  # the judge's latest numbers, as for a rollback
+
+
 def test_unknown_kinds_are_refused():
     with pytest.raises(ValueError, match="kind: must be one of started, promoted"):
         event(kind="celebrated")

@@ -72,6 +72,7 @@ def test_a_comma_separated_string_is_a_list_of_names():
         ({"name": "x", "steps": {"a": 1}}, "cfg.steps: must be a list"),
         ({"name": "x", "inner": {"count": 11}}, "cfg.inner.count: must be between 1 and 10"),
         ({"name": "x", "inner": {"cuont": 2}}, "cfg.inner.cuont: unknown setting (known: count"),
+        ({"name": "x", "new\nline": 1}, "cfg.'new\\nline': unknown setting"),
         ({"name": "x", "inner": 3}, "cfg.inner: must be a mapping of settings"),
         ({}, "cfg: missing 1 required keyword-only argument: 'name'"),
     ],

@@ -1,176 +1,27 @@
-"""`guardrails status`, `history` and `rollback` against moto.
-
-moto lacks CloudFormation here (its extra is not installed) and SageMaker's UpdateEndpoint, so
-those two operations are faked at botocore's call seam, parameters validated against the real
-service model; every other call is served by moto.
-"""
+"""`guardrails status`, `history` and `rollback` against moto (the world of world.py)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import boto3
-import botocore.client
-import botocore.loaders
-import botocore.session
-import pytest
-from botocore.exceptions import ClientError
-from botocore.validate import validate_parameters
 from click.testing import CliRunner
-from moto import mock_aws
 from moto.sagemaker.models import sagemaker_backends
-from moto.sns.models import sns_backends
 
 from guardrails import records
 from guardrails.cli import cli
-from tests.aws import REGION, create_deployment_table
-
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "cli"
-CDK_JSON = FIXTURES / "cdk.json"  # every environment in moto's account, us-east-1
-ACCOUNT = "123456789012"
-ENDPOINT = "guardrails-prod"
-PACKAGE_V1 = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/guardrails-prod/1"
-PACKAGE_V2 = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/guardrails-prod/2"
-
-
-@dataclass
-class World:
-    """The deployed prod environment as moto and the two fakes hold it."""
-
-    table: Any
-    topic_arn: str
-    stacks: dict[str, dict[str, str]]
-    updates: list[dict[str, Any]] = field(default_factory=list)
-
-    def notifications(self) -> list[tuple[Any, ...]]:
-        return sns_backends[ACCOUNT][REGION].topics[self.topic_arn].sent_notifications
-
-
-def _fake_calls(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    original = botocore.client.BaseClient._make_api_call
-
-    def make_api_call(self: Any, operation: str, params: dict[str, Any]) -> Any:
-        if operation in ("DescribeStacks", "UpdateEndpoint"):
-            shape = self.meta.service_model.operation_model(operation).input_shape
-            validate_parameters(params, shape)
-        if operation == "DescribeStacks":
-            name = params["StackName"]
-            if name not in world.stacks:
-                raise ClientError(
-                    {
-                        "Error": {
-                            "Code": "ValidationError",
-                            "Message": f"Stack with id {name} does not exist",
-                        }
-                    },
-                    operation,
-                )
-            outputs = [{"OutputKey": k, "OutputValue": v} for k, v in world.stacks[name].items()]
-            return {"Stacks": [{"StackName": name, "Outputs": outputs}]}
-        if operation == "UpdateEndpoint":
-            world.updates.append(params)
-            return {"EndpointArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{ENDPOINT}"}
-        return original(self, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", make_api_call)
-
-
-def _endpoint_on_v2() -> None:
-    sagemaker = boto3.client("sagemaker", region_name=REGION)
-    for version, package in (("1", PACKAGE_V1), ("2", PACKAGE_V2)):
-        sagemaker.create_model(
-            ModelName=f"model-v{version}",
-            PrimaryContainer={"ModelPackageName": package},
-            ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/model",
-        )
-        sagemaker.create_endpoint_config(
-            EndpointConfigName=f"config-v{version}",
-            ProductionVariants=[
-                {
-                    "VariantName": "AllTraffic",
-                    "ModelName": f"model-v{version}",
-                    "InitialInstanceCount": 2,
-                    "InstanceType": "ml.m5.large",
-                }
-            ],
-        )
-    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="config-v2")
-
-
-def a_rollout(deployment_id: str, **overrides: str) -> records.DeploymentRecord:
-    values = dict(
-        deployment_id=deployment_id,
-        endpoint_name=ENDPOINT,
-        environment="prod",
-        model_package_arn=PACKAGE_V2,
-        previous_endpoint_config="config-v1",
-        new_endpoint_config="config-v2",
-        strategy="linear",
-        started_by="pipeline",
-        started_at="2026-11-20T10:00:00.000000Z",
-    )
-    return records.DeploymentRecord(**{**values, **overrides})
-
-
-# Each CLI run opens a new boto3 session; one shared loader keeps the service models parsed once.
-_LOADER = botocore.loaders.create_loader()
-
-
-_SESSION = boto3.Session
-
-
-def _session(botocore_session: Any = None, **kwargs: Any) -> boto3.Session:
-    core = botocore_session or botocore.session.get_session()
-    core.register_component("data_loader", _LOADER)
-    return _SESSION(botocore_session=core, **kwargs)
-
-
-@pytest.fixture
-def world(monkeypatch):
-    monkeypatch.setattr(boto3, "Session", _session)
-    with mock_aws():
-        table = create_deployment_table()
-        topic_arn = boto3.client("sns", region_name=REGION).create_topic(Name="on-call")["TopicArn"]
-        _endpoint_on_v2()
-        stacks = {
-            "Guardrails-prod-Stateful": {
-                "DeploymentTableName": table.name,
-                "OnCallTopicArn": topic_arn,
-                "ArtifactBucketName": "artifacts",
-                "ModelPackageGroupName": "guardrails-prod",
-            },
-            "Guardrails-prod-Endpoint": {"EndpointName": ENDPOINT},
-        }
-        state = World(table=table, topic_arn=topic_arn, stacks=stacks)
-        _fake_calls(state, monkeypatch)
-        yield state
-
-
-@pytest.fixture
-def promoted(world):
-    """One finished rollout (v1 -> v2) with two judge decisions."""
-    record = a_rollout("d-1")
-    records.put_deployment(world.table, record)
-    records.update_deployment(world.table, record, status=records.STATUS_PROMOTED)
-    for decision, reason in (("continue", "waiting for min_samples"), ("promote", "non-inferior")):
-        records.add_decision(
-            world.table, deployment_id="d-1", decision=decision, reason=reason, decided_by="judge"
-        )
-    return record
-
-
-def run(*args: str, config: Path = CDK_JSON, input: str | None = None):
-    return CliRunner().invoke(cli, ["--config", str(config), *args], input=input)
-
-
-def only_line(text: str) -> str:
-    lines = text.strip().splitlines()
-    assert len(lines) == 1, text
-    return lines[0]
-
+from guardrails.services.ssm import ServingModelParameter
+from tests.aws import REGION, hold_lock
+from tests.unit.cli.world import (
+    ACCOUNT,
+    CDK_JSON,
+    ENDPOINT,
+    PACKAGE_V2,
+    a_rollout,
+    only_line,
+    run,
+)
 
 # --------------------------------------------------------------------------- status
 
@@ -201,7 +52,7 @@ def test_status_shows_the_rollout_in_flight_and_who_holds_the_lock(world, promot
             status=records.STATUS_BAKING,
         ),
     )
-    records.acquire_lock(world.table, endpoint_name=ENDPOINT, deployment_id="d-2", started_by="ci")
+    hold_lock(world.table, ENDPOINT, "d-2")
     records.add_decision(
         world.table,
         deployment_id="d-2",
@@ -246,19 +97,19 @@ def test_status_json_carries_the_same_facts(world, promoted):
     assert [d["decision"] for d in facts["decisions"]] == ["promote", "continue"]
 
 
-def test_status_of_a_missing_endpoint_is_one_line_and_exit_1(world):
+def test_status_of_a_missing_endpoint_is_operational_exit_3(world):
     world.stacks["Guardrails-prod-Endpoint"]["EndpointName"] = "guardrails-gone"
     result = run("status", "--env", "prod")
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert only_line(result.stderr) == (
         f"Error: endpoint guardrails-gone: not found in {REGION} (account {ACCOUNT})"
     )
 
 
-def test_status_of_an_undeployed_environment_says_so(world):
+def test_status_of_an_undeployed_environment_says_so_with_exit_3(world):
     del world.stacks["Guardrails-prod-Stateful"]
     result = run("status", "--env", "prod")
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert only_line(result.stderr) == (
         f"Error: stack Guardrails-prod-Stateful: not deployed in {REGION} (run cdk deploy)"
     )
@@ -272,17 +123,24 @@ def test_unknown_environment_is_bad_usage(world):
     )
 
 
-def test_credentials_for_another_account_are_refused(world):
+def test_credentials_for_another_account_are_refused_with_exit_3(world):
     shipped = Path(__file__).resolve().parents[3] / "cdk.json"  # placeholder account 111111111111
     result = run("history", "--env", "prod", config=shipped)
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert only_line(result.stderr) == (
         "Error: environments.prod.account: is 111111111111, but the credentials are for "
         f"account {ACCOUNT} (pick another --profile)"
     )
 
 
-def test_no_credentials_is_one_clear_line(monkeypatch, tmp_path):
+def test_status_without_credentials_is_one_line_and_exit_3(monkeypatch, tmp_path):
+    _no_credentials(monkeypatch, tmp_path)
+    result = run("status", "--env", "prod")
+    assert result.exit_code == 3
+    assert only_line(result.stderr).startswith("Error: no AWS credentials found")
+
+
+def _no_credentials(monkeypatch, tmp_path) -> None:
     for name in (
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
@@ -293,9 +151,54 @@ def test_no_credentials_is_one_clear_line(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    result = run("status", "--env", "prod")
-    assert result.exit_code == 1
-    assert only_line(result.stderr).startswith("Error: no AWS credentials found")
+
+
+def test_json_errors_are_one_document_on_stderr_with_the_exit_code(monkeypatch, tmp_path):
+    _no_credentials(monkeypatch, tmp_path)
+    result = run("status", "--env", "prod", "--json")
+    assert result.exit_code == 3
+    assert result.stdout == ""
+    error = json.loads(result.stderr)["error"]
+    assert error["exit_code"] == 3 and error["kind"] == "operational"
+    assert error["message"].startswith("no AWS credentials found")
+
+
+def test_a_json_usage_error_is_json_too(world):
+    result = run("status", "--env", "qa", "--json")
+    assert result.exit_code == 2
+    assert json.loads(result.stderr) == {
+        "error": {
+            "message": "env: unknown environment 'qa' (known: dev, staging, prod)",
+            "exit_code": 2,
+            "kind": "usage",
+        }
+    }
+
+
+def test_without_a_cdk_json_status_works_from_the_deployed_stacks(
+    world, promoted, monkeypatch, tmp_path
+):
+    for name in ("GUARDRAILS_CDK_JSON", "GUARDRAILS_APP_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no cdk.json here or above
+    result = run("status", "--env", "prod", "--json", config=None)
+    assert result.exit_code == 0, result.output
+    facts = json.loads(result.stdout)
+    # The region of the AWS profile (AWS_DEFAULT_REGION here), no account check.
+    assert (facts["region"], facts["account"]) == (REGION, ACCOUNT)
+    assert facts["endpoint"]["config"] == "config-v2"
+
+
+def test_without_a_cdk_json_plan_with_env_says_where_it_looked(monkeypatch, tmp_path):
+    for name in ("GUARDRAILS_CDK_JSON", "GUARDRAILS_APP_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    result = run("plan", "--env", "prod", "--baseline-rate", "0.01", config=None)
+    assert result.exit_code == 2
+    assert only_line(result.stderr) == (
+        f"Error: config: no cdk.json with guardrails settings in {tmp_path} or its parents: "
+        "run from the app's checkout, pass --app-dir DIR or set GUARDRAILS_APP_DIR"
+    )
 
 
 def test_unknown_profile_is_bad_usage(world):
@@ -356,6 +259,11 @@ def test_rollback_returns_to_the_recorded_previous_config_and_tells_on_call(worl
             "EndpointName": ENDPOINT,
             "EndpointConfigName": "config-v1",
             "RetainDeploymentConfig": False,
+            "RetainAllVariantProperties": True,
+            "ExcludeRetainedVariantProperties": [
+                {"VariantPropertyType": "DesiredWeight"},
+                {"VariantPropertyType": "DataCaptureConfig"},
+            ],
         }
     ]
     assert "Rollback target: config-v1 (recorded by rollout d-1)." in result.stdout
@@ -367,6 +275,12 @@ def test_rollback_returns_to_the_recorded_previous_config_and_tells_on_call(worl
     assert records.get_deployment(world.table, "d-1").status == records.STATUS_ROLLED_BACK
     [(_, text, _, _, _)] = world.notifications()
     assert "p99 latency doubled" in text
+    # What serves now is recorded where the next `cdk deploy` reads it.
+    serving = ServingModelParameter(
+        boto3.client("ssm", region_name=REGION), "/guardrails/prod/serving-model"
+    ).read()
+    assert serving.endpoint_config == "config-v1"
+    assert serving.deployment_id == f"cli-rollback:arn:aws:sts::{ACCOUNT}:user/moto"
 
 
 def test_rollback_to_a_named_config(world, promoted):
@@ -402,7 +316,7 @@ def test_rollback_goes_ahead_when_confirmed(world, promoted):
 
 
 def test_rollback_refuses_while_a_rollout_holds_the_lock(world, promoted):
-    records.acquire_lock(world.table, endpoint_name=ENDPOINT, deployment_id="d-2", started_by="ci")
+    hold_lock(world.table, ENDPOINT, "d-2")
     result = run("rollback", "--env", "prod", "--yes")
     assert result.exit_code == 1
     assert only_line(result.stderr) == (
@@ -413,7 +327,7 @@ def test_rollback_refuses_while_a_rollout_holds_the_lock(world, promoted):
 
 
 def test_rollback_force_overrides_the_lock(world, promoted):
-    records.acquire_lock(world.table, endpoint_name=ENDPOINT, deployment_id="d-2", started_by="ci")
+    hold_lock(world.table, ENDPOINT, "d-2")
     result = run("rollback", "--env", "prod", "--yes", "--force")
     assert result.exit_code == 0, result.output
     assert [u["EndpointConfigName"] for u in world.updates] == ["config-v1"]
@@ -443,10 +357,10 @@ def test_rollback_to_what_already_serves_is_a_no_op(world, promoted):
     assert "already serves config-v2: nothing to roll back" in result.stdout
 
 
-def test_rollback_of_a_missing_endpoint_is_one_line(world, promoted):
+def test_rollback_of_a_missing_endpoint_is_one_line_and_exit_3(world, promoted):
     world.stacks["Guardrails-prod-Endpoint"]["EndpointName"] = "guardrails-gone"
     result = run("rollback", "--env", "prod", "--yes")
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert only_line(result.stderr).startswith("Error: endpoint guardrails-gone: not found")
 
 
@@ -465,4 +379,37 @@ def test_rollback_needs_a_reason(world, promoted):
     result = run("rollback", "--env", "prod", "--yes", "--reason", " ")
     assert result.exit_code == 2
     assert only_line(result.stderr) == "Error: --reason: say why the endpoint is rolled back"
+    assert world.updates == []
+
+
+def test_rollback_json_prints_what_it_did(world, promoted):
+    result = run("rollback", "--env", "prod", "--yes", "--json", "--reason", "p99 doubled")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "environment": "prod",
+        "reason": "p99 doubled",
+        "endpoint_name": ENDPOINT,
+        "target_config": "config-v1",
+        "previous_config": "config-v2",
+        "changed": True,
+        "message": f"endpoint {ENDPOINT}: rollback from config-v2 to config-v1 started",
+        "serving_model_parameter": "/guardrails/prod/serving-model",
+    }
+    assert "Rollback target: config-v1" in result.stderr  # for the person, off stdout
+
+
+def test_rollback_json_asks_on_stderr_and_keeps_stdout_one_document(world, promoted):
+    result = run("rollback", "--env", "prod", "--json", input="y\n")
+    assert result.exit_code == 0, result.output
+    assert "Roll guardrails-prod back to config-v1? [y/N]" in result.stderr
+    assert json.loads(result.stdout)["target_config"] == "config-v1"
+
+
+def test_a_declined_json_rollback_is_a_json_error(world, promoted):
+    result = run("rollback", "--env", "prod", "--json", input="n\n")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert json.loads(result.stderr.splitlines()[-1])["error"]["message"] == (
+        "aborted: not confirmed"
+    )
     assert world.updates == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -131,4 +132,69 @@ def test_a_non_number_is_clicks_usage_error():
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines()[-1] == (
         "Error: Invalid value for '--baseline-rate': 'lots' is not a valid float."
+    )
+
+
+def test_json_carries_the_same_numbers_and_the_warnings():
+    args = ("--env", "staging", "--baseline-rate", "0.01", "--runs", "20")
+    text = run(*args)
+    result = run(*args, "--json")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""  # the warnings are in the document
+    plan = json.loads(result.stdout)
+    fixed = plan["fixed_horizon"]
+    canary, baseline, _, _ = row(text.stdout, "Fixed horizon at this split")
+    assert (f"{fixed['canary_n']:,}", f"{fixed['baseline_n']:,}") == (canary, baseline)
+    assert plan["traffic"]["canary_share"] == pytest.approx(0.1)
+    assert plan["metric"]["margin"] == 0.005 and plan["judge"]["alpha"] == 0.05
+    assert plan["simulation"]["catch_margin"]["runs"] == 20
+    assert [f"Warning: {w}" for w in plan["warnings"]] == text.stderr.strip().splitlines()
+
+
+def test_json_with_strict_exits_1_on_a_warning():
+    result = run("--env", "staging", "--baseline-rate", "0.01", "--runs", "0", "--strict", "--json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["warnings"]
+    assert json.loads(result.stdout)["simulation"]["catch_margin"] is None
+
+
+def test_a_json_plan_with_bad_input_is_a_json_error():
+    result = run("--baseline-rate", "1.5", "--margin", "0.01", "--rps", "1", "--json")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert json.loads(result.stderr)["error"]["message"] == (
+        "--baseline-rate: must be between 0 and 1 (got 1.5)"
+    )
+
+
+def test_env_plans_for_its_real_traffic_plus_what_it_replays():
+    # dev: 60 real requests a minute and 120 replayed, planned at a 50% share.
+    args = ("--env", "dev", "--baseline-rate", "0.001", "--canary-share", "50", "--runs", "0")
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    assert (
+        "Traffic: 1.5 req/s canary, 1.5 req/s baseline; canary 50%; 2 req/s of it replayed "
+        "test data"
+    ) in result.stdout
+    traffic = json.loads(run(*args, "--json").stdout)["traffic"]
+    assert traffic["replayed_rps"] == 2
+    assert traffic["canary_rps"] + traffic["baseline_rps"] == pytest.approx(3)
+
+
+def test_an_env_with_neither_traffic_nor_replay_needs_rps(tmp_path):
+    config = json.loads(CDK_JSON.read_text())
+    config["context"]["guardrails:environments"]["dev"]["traffic"] = {
+        "expected_requests_per_minute": 0,
+        "replay_requests_per_minute": 0,
+    }
+    path = tmp_path / "cdk.json"
+    path.write_text(json.dumps(config))
+    result = CliRunner().invoke(
+        cli, ["--config", str(path), "plan", "--env", "dev", "--baseline-rate", "0.01"]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "Error: --rps: environments.dev plans for no real traffic and replays nothing "
+        "(traffic.expected_requests_per_minute 0, traffic.replay_requests_per_minute 0); give "
+        "the requests per second to plan for"
     )

@@ -10,7 +10,7 @@ import pytest
 
 from guardrails import stats
 from guardrails.cli import planning
-from guardrails.config import DeploymentSettings, JudgeSettings, default_config
+from guardrails.config import DeploymentSettings, JudgeSettings, TrafficSettings, default_config
 from guardrails.judge.simulation import Summary
 
 ENVS = {
@@ -19,6 +19,8 @@ ENVS = {
         {"prod": {"account": "123456789012", "region": "us-east-1"}}
     ).environments
 }
+# An environment that plans no traffic: its settings are not timed against the judge.
+UNTIMED = replace(ENVS["staging"], traffic=TrafficSettings())
 
 
 def test_the_seeds_example_needs_63_per_group():
@@ -53,14 +55,14 @@ def test_an_error_rate_uses_the_binomial_variance_of_both_rates():
     [("canary", 10), ("linear", 25), ("rolling", 25), ("ab", 5)],
 )
 def test_each_strategy_bakes_on_its_smallest_step(strategy, percent):
-    env = replace(ENVS["staging"], deployment=DeploymentSettings(strategy=strategy))
+    env = replace(UNTIMED, deployment=DeploymentSettings(strategy=strategy))
     traffic = planning.strategy_traffic(env, 100)
     assert traffic.canary_rps == pytest.approx(percent)
     assert traffic.baseline_rps == pytest.approx(100 - percent)
 
 
 def test_a_shadow_sees_a_copy_of_every_request():
-    env = replace(ENVS["staging"], deployment=DeploymentSettings(strategy="shadow"))
+    env = replace(UNTIMED, deployment=DeploymentSettings(strategy="shadow"))
     traffic = planning.strategy_traffic(env, 30)
     assert (traffic.canary_rps, traffic.baseline_rps) == (30, 30)
 
@@ -115,7 +117,7 @@ def test_the_judge_looks_once_per_interval_until_max_bake_time():
 
 
 def test_warnings_name_the_setting_that_is_too_short():
-    env = ENVS["staging"]  # bake 600 s, max bake 7200 s
+    env = replace(UNTIMED, deployment=DeploymentSettings(), judge=JudgeSettings())  # bake 600 s
     fixed = planning.FixedHorizon(
         per_arm_equal=1, seconds_equal=1, canary_n=1, baseline_n=1, seconds=900
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,19 @@ def test_an_unwritable_plot_path_is_one_line(tmp_path):
     assert (
         result.stderr.strip().splitlines()[-1].startswith(f"Error: --out: cannot write {tmp_path}")
     )
+
+
+def test_json_reports_every_row_and_the_plot_and_keeps_stderr_clean(tmp_path):
+    out = tmp_path / "oc.png"
+    args = ("--env", "staging", "--runs", "8", "--effects", "0,1,3", "--out", str(out))
+    text = run(*args)
+    result = run(*args, "--json")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""  # no progress bar: stderr is for a JSON error only
+    report = json.loads(result.stdout)
+    assert report["plot"] == str(out) and out.read_bytes().startswith(PNG_SIGNATURE)
+    assert [r["margins"] for r in report["results"]] == [0, 1, 3]
+    assert report["results"][2]["rollback_rate"] == 1.0
+    rows = [line.split() for line in text.stdout.splitlines() if line.strip().startswith("+")]
+    assert [r[2] for r in rows] == [f"{s['rollback_rate'] * 100:.1f}%" for s in report["results"]]
+    assert report["judge"]["alpha"] == 0.05 and report["runs"] == 8

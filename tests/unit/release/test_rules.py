@@ -14,6 +14,7 @@ EVENTS = Path(__file__).resolve().parents[2] / "fixtures" / "events"
 PACKAGE = "arn:aws:sagemaker:us-east-1:111111111111:model-package/guardrails-dev/3"
 EXECUTION = "5e1f0a2b-3c4d-4e5f-9a8b-7c6d5e4f3a2b"
 APPROVER = "arn:aws:sts::111111111111:assumed-role/Approver/carol"
+ALICE = "arn:aws:sts::111111111111:assumed-role/DataScience/alice"  # in the recorded event
 
 
 def job_event() -> dict:
@@ -112,9 +113,7 @@ def test_the_description_names_approver_time_and_execution_and_marks_the_pipelin
         f"Approved in pipeline Guardrails-Pipeline execution {EXECUTION} by {APPROVER} "
         "at 2026-11-20T09:30:00+00:00: numbers look right"
     )
-    assert rules.approved_by_pipeline(text)
-    assert not rules.approved_by_pipeline("Looks good on the holdout set")
-    assert not rules.approved_by_pipeline(None)
+    assert text.startswith(rules.PIPELINE_APPROVAL_PREFIX)
 
 
 def test_the_description_fits_sagemakers_limit():
@@ -134,22 +133,25 @@ def plan(name: str, **kwargs) -> rules.Response:
     values = {
         "group_name": "guardrails-dev",
         "current_status": change.status,
-        "approval_description": None,
+        "release_problem": None,
         **kwargs,
     }
     return rules.plan_response(change, **values)
 
 
-def test_a_console_approval_releases_the_package():
-    response = plan("approved", approval_description="Looks good on the holdout set")
-    assert response.action == rules.RELEASE
-    assert response.deploy_package_arn == PACKAGE
-    assert "DataScience/alice" in response.reason
+def test_an_approval_outside_the_approval_step_is_refused_and_says_how_to_release():
+    problem = "model package X was approved outside the pipeline's approval step: ..."
+    response = plan("approved", release_problem=problem)
+    assert response.action == rules.REFUSE
+    assert response.deploy_package_arn == ""
+    assert response.reason == f"Not released (approved by {ALICE}): {problem}"
+    assert rules.SUBJECTS[rules.REFUSE] == (
+        "Guardrails: model approved outside the pipeline, not released"
+    )
 
 
 def test_a_pipeline_approval_is_left_to_the_pipeline():
-    response = plan("approved", approval_description="Approved in pipeline P execution E by x")
-    assert response.action == rules.IGNORE
+    assert plan("approved", release_problem=None).action == rules.IGNORE
 
 
 def test_a_stale_event_is_ignored():
@@ -176,4 +178,31 @@ def test_with_nothing_approved_left_on_call_is_alerted():
     response = plan("rejected", serving_environments=("staging", "prod"))
     assert response.action == rules.ALERT
     assert "staging, prod" in response.reason
-    assert "no Approved package" in response.reason
+    assert "no Approved, released package" in response.reason
+
+
+UNREACHABLE = {"staging": "AccessDenied: not authorized to perform sts:AssumeRole"}
+
+
+def test_a_rejection_is_rolled_back_where_seen_and_on_call_told_of_the_unseen():
+    response = plan(
+        "rejected",
+        serving_environments=("prod",),
+        rollback_package_arn=PREVIOUS,
+        unreachable_environments=UNREACHABLE,
+    )
+    assert response.action == rules.ROLLBACK
+    assert response.environments == ("prod",)
+    assert response.reason.endswith(
+        "; could not check whether it serves in staging (AccessDenied: not authorized to perform "
+        "sts:AssumeRole): check it by hand (guardrails status --env staging)"
+    )
+
+
+def test_a_rejection_seen_nowhere_but_not_looked_at_everywhere_alerts():
+    response = plan("rejected", serving_environments=(), unreachable_environments=UNREACHABLE)
+    assert response.action == rules.ALERT
+    assert "could not check whether it serves in staging" in response.reason
+    assert plan("rejected", serving_environments=(), unreachable_environments={}).action == (
+        rules.IGNORE
+    )

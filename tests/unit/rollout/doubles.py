@@ -9,7 +9,8 @@ completes or rolls back. Every other call is served by moto.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import random
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,22 +22,50 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sagemaker.models import sagemaker_backends
 from moto.sagemakerruntime.models import sagemakerruntime_backends
 
+from guardrails.config import EnvironmentConfig
 from guardrails.rollout import settings as rollout_settings
 from guardrails.rollout.context import RolloutContext
-from guardrails.rollout.settings import DeploymentSettings, JudgeSettings
+from guardrails.rollout.serving import NO_MODEL, ServingModel, serving_model_parameter_name
+from guardrails.rollout.settings import (
+    DeploymentSettings,
+    EndpointSettings,
+    JudgeSettings,
+    TrafficSettings,
+)
+from guardrails.services.autoscaling import AutoscalingSeam, VariantScaling
 from guardrails.services.cloudwatch import CloudWatchSeam
 from guardrails.services.sagemaker import SageMakerSeam
 from guardrails.services.sns import Notifier
+from guardrails.services.ssm import ServingModelParameter
 from tests.aws import REGION, create_deployment_table
+from tests.released import RELEASED_BUCKET, create_released_bucket, register, release
 
 ENDPOINT = "guardrails-test"
+GROUP = "guardrails-test"
 VARIANT = "AllTraffic"
 LIVE_CONFIG = "live-config"
 LIVE_MODEL = "live-model"
 ROLE_ARN = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/model-execution"
 KEY_ARN = f"arn:aws:kms:{REGION}:{DEFAULT_ACCOUNT_ID}:key/11111111-2222-3333-4444-555555555555"
 ALARMS = ("guardrails-test-errors", "guardrails-test-latency", "guardrails-test-verdict")
+SERVING_MODEL_PARAMETER = serving_model_parameter_name("test")
+CAPTURE_URI = f"s3://artifacts/data-capture/{ENDPOINT}"
 _ORIGINAL_CALL = botocore.client.BaseClient._make_api_call
+
+
+def labelled_split(rows: int = 300, seed: int = 7) -> dict[str, int]:
+    """A held-out split as pipelines/preprocess.py writes it: request body -> label."""
+    rng = random.Random(seed)
+    split: dict[str, int] = {}
+    while len(split) < rows:
+        features = ",".join(f"{rng.uniform(-3, 3):.4f}" for _ in range(4))
+        split[features] = rng.randrange(2)
+    return split
+
+
+TEST_LABELS = labelled_split()
+# Headerless CSV, the label first (pipelines/preprocess.py).
+TEST_DATA = "".join(f"{label},{body}\n" for body, label in TEST_LABELS.items()).encode()
 
 
 class Clock:
@@ -148,6 +177,13 @@ class World:
             ],
         )  # fmt: skip
 
+    # ---- what serves, as the rollout recorded it
+    def serving_model(self) -> ServingModel:
+        return self.ctx.serving_model.read()
+
+    def scaling(self) -> VariantScaling | None:
+        return self.ctx.autoscaling.scaling(ENDPOINT, VARIANT)
+
     # ---- what on-call received
     def messages(self) -> list[dict[str, Any]]:
         received = []
@@ -170,7 +206,13 @@ class World:
 
 
 def environment(
-    *, strategy: str, deployment: dict[str, Any], judge: dict[str, Any], topic_arn: str
+    *,
+    strategy: str,
+    deployment: dict[str, Any],
+    judge: dict[str, Any],
+    topic_arn: str,
+    endpoint: dict[str, Any] | None = None,
+    traffic: dict[str, Any] | None = None,
 ) -> dict[str, str]:
     """The Lambda environment the CDK construct sets, from the real config dataclasses."""
     return {
@@ -178,8 +220,10 @@ def environment(
             environment="test",
             endpoint_name=ENDPOINT,
             variant_name=VARIANT,
+            endpoint=EndpointSettings(**(endpoint or {})),
             deployment=DeploymentSettings(strategy=strategy, **deployment),
             judge=JudgeSettings(**judge),
+            traffic=TrafficSettings(**(traffic or {})),
             smoke_test_payload="0.5,1.2,-0.3",
         ),
         rollout_settings.TABLE_NAME: "deployments",
@@ -187,6 +231,11 @@ def environment(
         rollout_settings.MODEL_ROLE_ARN: ROLE_ARN,
         rollout_settings.ROLLBACK_ALARM_NAMES: json.dumps(list(ALARMS)),
         rollout_settings.REGION: REGION,
+        rollout_settings.MODEL_PACKAGE_GROUP: GROUP,
+        rollout_settings.RELEASED_BUCKET: RELEASED_BUCKET,
+        rollout_settings.SERVING_MODEL_PARAMETER: SERVING_MODEL_PARAMETER,
+        rollout_settings.KMS_KEY_ARN: KEY_ARN,
+        rollout_settings.DATA_CAPTURE_URI: CAPTURE_URI,
     }
 
 
@@ -196,8 +245,15 @@ def make_world(
     strategy: str = "canary",
     deployment: dict[str, Any] | None = None,
     judge: dict[str, Any] | None = None,
+    endpoint: dict[str, Any] | None = None,
+    serving: bool = True,
+    traffic: dict[str, Any] | None = None,
 ) -> World:
-    """Build the world inside an active mock_aws()."""
+    """Build the world inside an active mock_aws().
+
+    `serving`: an endpoint serves LIVE_CONFIG (and the parameter says so); otherwise the
+    account is empty: no endpoint, the parameter says "no model yet".
+    """
     table = create_deployment_table()
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     cloudwatch = boto3.client("cloudwatch", region_name=REGION)
@@ -222,13 +278,12 @@ def make_world(
             ComparisonOperator="GreaterThanOrEqualToThreshold",
         )
 
-    sagemaker.create_model_package_group(ModelPackageGroupName="guardrails-test")
-    packages = {
-        status: sagemaker.create_model_package(
-            ModelPackageGroupName="guardrails-test", ModelApprovalStatus=status
-        )["ModelPackageArn"]
-        for status in ("Approved", "PendingManualApproval")
-    }
+    sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+    packages = {status: register(sagemaker, GROUP) for status in ("Approved", "Pending")}
+    s3 = boto3.client("s3", region_name=REGION)
+    create_released_bucket(s3)
+    # As the approval step leaves it: the model and the held-out split released.
+    release(sagemaker, s3, packages["Approved"], test_data=TEST_DATA)
     sagemaker.create_model(
         ModelName=LIVE_MODEL,
         ExecutionRoleArn=ROLE_ARN,
@@ -253,7 +308,19 @@ def make_world(
             "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
         },
     )
-    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=LIVE_CONFIG)
+    ssm = boto3.client("ssm", region_name=REGION)
+    ssm.put_parameter(Name=SERVING_MODEL_PARAMETER, Value=NO_MODEL.to_json(), Type="String")
+    autoscaling = AutoscalingSeam(boto3.client("application-autoscaling", region_name=REGION))
+    if serving:
+        sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=LIVE_CONFIG)
+        ssm.put_parameter(
+            Name=SERVING_MODEL_PARAMETER,
+            Value=ServingModel(
+                model_package_arn=packages["Approved"], endpoint_config=LIVE_CONFIG
+            ).to_json(),
+            Overwrite=True,
+        )
+        autoscaling.register(ENDPOINT, VARIANT, EndpointSettings(**(endpoint or {})))
     sagemakerruntime_backends[DEFAULT_ACCOUNT_ID][REGION].results_queue.append(
         ("0.73", "text/csv", VARIANT, "")
     )
@@ -264,6 +331,8 @@ def make_world(
         deployment=deployment or {},
         judge={"bake_time_seconds": 300, "max_bake_time_seconds": 3600, **(judge or {})},
         topic_arn=topic_arn,
+        endpoint=endpoint,
+        traffic=traffic,
     )
     ctx = RolloutContext(
         settings=rollout_settings.load_settings(env),
@@ -271,6 +340,8 @@ def make_world(
         cloudwatch=CloudWatchSeam(cloudwatch),
         notifier=Notifier(sns, topic_arn),
         table=table,
+        serving_model=ServingModelParameter(ssm, SERVING_MODEL_PARAMETER),
+        autoscaling=autoscaling,
         clock=clock,
     )
     world = World(
@@ -282,7 +353,7 @@ def make_world(
         sqs=sqs,
         queue_url=queue_url,
         approved_package=packages["Approved"],
-        pending_package=packages["PendingManualApproval"],
+        pending_package=packages["Pending"],
         env=env,
         start=clock.now,
     )
@@ -311,3 +382,18 @@ def _without_percentiles(client: Any, params: dict[str, Any]) -> Any:
     empty = {"Timestamps": [], "Values": [], "StatusCode": "Complete"}
     response["MetricDataResults"] += [{"Id": q["Id"], **empty} for q in percentile]
     return response
+
+
+def shipped_world(
+    monkeypatch: Any, env: EnvironmentConfig, *, endpoint: dict[str, Any] | None = None
+) -> World:
+    """The world of a shipped environment's settings (`endpoint` overrides some)."""
+    deployment = asdict(env.deployment)
+    return make_world(
+        monkeypatch,
+        strategy=deployment.pop("strategy"),
+        deployment=deployment,
+        judge=asdict(env.judge),
+        endpoint={**asdict(env.endpoint), **(endpoint or {})},
+        traffic=asdict(env.traffic),
+    )

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from guardrails.rollout import endpoint_configs as shapes
+from guardrails.rollout.settings import EndpointSettings
 from guardrails.rollout.state import RolloutError
 
 SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -31,7 +32,7 @@ LIVE = {
 NAMES = shapes.ResourceNames(model="m", new_config="c-new", trial_config="c-trial")
 
 
-def requests(kind: str) -> dict:
+def requests(kind: str, **overrides) -> dict:
     return shapes.config_requests(
         kind=kind,
         live_config=LIVE,
@@ -41,6 +42,7 @@ def requests(kind: str) -> dict:
         names=NAMES,
         first_weight=5,
         deployment_id="d-1",
+        **overrides,
     )
 
 
@@ -92,24 +94,109 @@ def test_shadow_trial_config_mirrors_traffic_to_the_candidate():
     assert trial["ShadowProductionVariants"][0]["ModelName"] == "m"
 
 
+@pytest.mark.parametrize("kind", ["native", "ab", "shadow"])
+def test_every_new_fleet_starts_at_the_instance_count_it_is_given(kind):
+    """The caller passes what the endpoint serves with now; the live config says 3."""
+    for request in requests(kind, instance_count=6).values():
+        variants = request["ProductionVariants"] + request.get("ShadowProductionVariants", [])
+        assert {v["InitialInstanceCount"] for v in variants} == {6}
+        # Same variant name and instance type: autoscaling's target survives the update.
+        assert variants[0]["VariantName"] == "AllTraffic"
+        assert {v["InstanceType"] for v in variants} == {"ml.c5.xlarge"}
+    assert LIVE["ProductionVariants"][0]["InitialInstanceCount"] == 3  # not changed in place
+
+
+def test_a_serverless_variant_gets_no_instance_count():
+    serverless = {
+        **LIVE,
+        "ProductionVariants": [
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "Model-abc",
+                "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5},
+            }
+        ],
+    }
+    new = shapes.config_requests(
+        kind="native",
+        live_config=serverless,
+        variant_name="AllTraffic",
+        candidate_variant="",
+        model_name="m",
+        names=NAMES,
+        first_weight=5,
+        deployment_id="d-1",
+        instance_count=6,
+    )["new"]
+    assert "InitialInstanceCount" not in new["ProductionVariants"][0]
+
+
 def test_a_missing_variant_is_a_clear_error():
     with pytest.raises(RolloutError, match="EndpointConfig-abc has no production variant Blue"):
         shapes.production_variant(LIVE, "Blue")
 
 
-def test_the_new_model_keeps_the_live_models_network_settings():
+def test_the_new_model_serves_the_released_container_and_names_its_package():
     vpc = {"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]}
+    container = {"Image": "xgboost:1.7-1", "ModelDataUrl": "s3://released/models/g/3/model.tar.gz"}
     request = shapes.model_request(
         name="m",
         model_package_arn="arn:package",
+        container=container,
         role_arn="arn:role",
         live_model={"EnableNetworkIsolation": False, "VpcConfig": vpc},
         deployment_id="d-1",
     )
-    assert request["PrimaryContainer"] == {"ModelPackageName": "arn:package"}
+    assert request["PrimaryContainer"] == container
     assert (request["EnableNetworkIsolation"], request["VpcConfig"]) == (False, vpc)
+    assert {"Key": shapes.MODEL_PACKAGE_TAG, "Value": "arn:package"} in request["Tags"]
 
 
 def test_candidate_variant_names_never_clash_with_production():
     assert shapes.candidate_variant_name("native", "AllTraffic") == ""
     assert shapes.candidate_variant_name("ab", "Candidate") == "Candidate2"
+
+
+def test_a_first_deploy_config_is_shaped_by_the_settings_alone():
+    shape = EndpointSettings(instance_type="ml.c5.large", instance_count=3, max_capacity=5)
+    request = shapes.first_config_request(
+        name="e-1-c", model_name="e-1-m", shape=shape, kms_key_arn="key", capture_uri="s3://b/c",
+        deployment_id="d-1",
+    )  # fmt: skip
+    assert request["ProductionVariants"] == [
+        {"VariantName": "AllTraffic", "ModelName": "e-1-m", "InitialInstanceCount": 3,
+         "InstanceType": "ml.c5.large", "InitialVariantWeight": 1.0}
+    ]  # fmt: skip
+    assert request["KmsKeyId"] == "key"
+    assert request["DataCaptureConfig"]["DestinationS3Uri"] == "s3://b/c"
+    assert request["DataCaptureConfig"]["KmsKeyId"] == "key"
+    uncaptured = shapes.first_config_request(
+        name="e-1-c", model_name="e-1-m", shape=EndpointSettings(data_capture_percent=0),
+        kms_key_arn="key", capture_uri="s3://b/c", deployment_id="d-1",
+    )  # fmt: skip
+    assert "DataCaptureConfig" not in uncaptured
+
+
+def test_a_reshape_changes_the_instance_type_and_capture_and_keeps_the_rest():
+    live = {
+        "EndpointConfigName": "live",
+        "ProductionVariants": [
+            {"VariantName": "AllTraffic", "ModelName": "m", "InstanceType": "ml.m5.large",
+             "InitialInstanceCount": 2}
+        ],
+        "KmsKeyId": "key",
+        "DataCaptureConfig": {"EnableCapture": True, "InitialSamplingPercentage": 100,
+                              "DestinationS3Uri": "s3://live/capture", "KmsKeyId": "key",
+                              "CaptureOptions": [{"CaptureMode": "Input"}]},
+    }  # fmt: skip
+    shape = EndpointSettings(instance_type="ml.c5.xlarge", data_capture_percent=20)
+    config = shapes.reshaped(live, shape, kms_key_arn="other-key", capture_uri="s3://elsewhere")
+    (variant,) = config["ProductionVariants"]
+    assert (variant["InstanceType"], variant["ModelName"]) == ("ml.c5.xlarge", "m")
+    capture = config["DataCaptureConfig"]
+    assert capture["InitialSamplingPercentage"] == 20
+    assert (capture["DestinationS3Uri"], capture["KmsKeyId"]) == ("s3://live/capture", "key")
+    assert live["ProductionVariants"][0]["InstanceType"] == "ml.m5.large"  # not changed
+    no_capture = EndpointSettings(data_capture_percent=0)
+    off = shapes.reshaped(live, no_capture, kms_key_arn="k", capture_uri="u")
+    assert "DataCaptureConfig" not in off

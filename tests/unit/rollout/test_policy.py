@@ -73,6 +73,19 @@ def test_undecided_at_the_maximum_bake_time_is_stuck_and_rolled_back():
     assert "undecided after 3600 s" in decided.reason
 
 
+def test_a_veto_rolls_back_whatever_the_judge_has_not_said():
+    vetoed = next_action(situation(decision="continue", endpoint=BUSY, veto="veto: 10% to 100%"))
+    assert vetoed.action == "rollback" and not vetoed.stuck
+    assert vetoed.reason == "veto: 10% to 100%; judge: continue: all 3 metrics shown non-inferior"
+
+
+def test_a_rollback_verdict_and_being_stuck_come_before_a_veto():
+    verdict = next_action(situation(decision="rollback", judge_reason="5xx up", veto="veto"))
+    assert verdict.reason == "judge: 5xx up"
+    stuck = next_action(situation(decision="continue", elapsed_seconds=3600, veto="veto"))
+    assert stuck.stuck
+
+
 def test_ab_advances_after_each_step_has_baked_and_completes_after_the_last():
     ab = situation(kind="ab", candidate_config="new")
     assert next_action(replace(ab, since_shift_seconds=100)).action == "wait"

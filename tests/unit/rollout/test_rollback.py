@@ -9,6 +9,7 @@ from guardrails import records
 from guardrails.rollout import steps
 from guardrails.rollout.rollback import EndpointBusy, RollbackRefused, rollback_endpoint
 from guardrails.rollout.state import StartRequest
+from tests.aws import hold_lock
 from tests.unit.rollout.doubles import ENDPOINT, LIVE_CONFIG, World, make_world
 
 
@@ -59,6 +60,12 @@ def test_rolls_back_to_the_newest_records_previous_config(world):
         "EndpointName": ENDPOINT,
         "EndpointConfigName": LIVE_CONFIG,
         "RetainDeploymentConfig": False,
+        # The fleet keeps the instances autoscaling gave it, not the old config's count.
+        "RetainAllVariantProperties": True,
+        "ExcludeRetainedVariantProperties": [
+            {"VariantPropertyType": "DesiredWeight"},
+            {"VariantPropertyType": "DataCaptureConfig"},
+        ],
     }
     record = records.get_deployment(world.table, "d-1")
     assert record.status == "ROLLED_BACK" and "rolled back by alice" in record.reason
@@ -87,7 +94,7 @@ def test_refuses_a_target_that_does_not_exist(world):
 
 def test_refuses_while_a_rollout_holds_the_lock_unless_forced(world):
     promoted(world)
-    records.acquire_lock(world.table, endpoint_name=ENDPOINT, deployment_id="d-2", started_by="ci")
+    hold_lock(world.table, ENDPOINT, "d-2")
     with pytest.raises(RollbackRefused, match="being rolled out by d-2 .started by ci"):
         roll_back(world)
     assert roll_back(world, force=True).changed is True
@@ -95,7 +102,7 @@ def test_refuses_while_a_rollout_holds_the_lock_unless_forced(world):
 
 def test_the_rollout_holding_the_lock_may_roll_back(world):
     promoted(world)
-    records.acquire_lock(world.table, endpoint_name=ENDPOINT, deployment_id="d-1", started_by="ci")
+    hold_lock(world.table, ENDPOINT, "d-1")
     result = roll_back(world, deployment_id="d-1", notifier=None)
     assert result.changed is True
     # The state machine's Finish step ends the record, not the rollback itself.
@@ -119,3 +126,21 @@ def test_without_a_record_a_target_must_be_named(world):
 def test_a_reason_is_required(world):
     with pytest.raises(RollbackRefused, match="reason: say why"):
         roll_back(world, reason="  ")
+
+
+def test_a_first_deploy_has_no_earlier_config_to_roll_back_to(monkeypatch):
+    with mock_aws():
+        world = make_world(monkeypatch, serving=False)
+        records.put_deployment(
+            world.table,
+            records.DeploymentRecord(
+                deployment_id="d-1", endpoint_name=ENDPOINT, environment="test",
+                model_package_arn=world.approved_package, previous_endpoint_config="",
+                strategy="first_deploy", started_by="pipeline",
+            ),
+        )  # fmt: skip
+        with pytest.raises(RollbackRefused, match="d-1 was the first deploy of guardrails-test"):
+            rollback_endpoint(
+                sagemaker=world.ctx.sagemaker, table=world.table, notifier=None,
+                endpoint_name=ENDPOINT, target_config=None, decided_by="carol", reason="bad",
+            )  # fmt: skip

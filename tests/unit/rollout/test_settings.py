@@ -23,18 +23,13 @@ def test_the_shipped_configs_round_trip_through_the_lambda_environment():
     for config in app.environments:
         env = {
             **shipped(),
-            **settings.settings_environment(
-                environment=config.name,
-                endpoint_name=config.endpoint_name,
-                variant_name=config.endpoint.variant_name,
-                deployment=config.deployment,
-                judge=config.judge,
-                smoke_test_payload=config.smoke_test_payload,
-            ),
+            **config.rollout_environment(),
         }
         parsed = settings.load_settings(env)
+        assert parsed.endpoint == config.endpoint
         assert parsed.deployment == config.deployment
         assert parsed.judge == config.judge
+        assert parsed.traffic == config.traffic
 
 
 def test_settings_are_typed():
@@ -60,6 +55,14 @@ def test_settings_are_typed():
         (
             {"JUDGE_SETTINGS": json.dumps({"alpah": 0.01})},
             "JUDGE_SETTINGS.alpah: unknown setting",
+        ),
+        ({"ENDPOINT_SETTINGS": ""}, "ENDPOINT_SETTINGS: required environment variable"),
+        ({"SERVING_MODEL_PARAMETER": ""}, "SERVING_MODEL_PARAMETER: required environment"),
+        ({"KMS_KEY_ARN": " "}, "KMS_KEY_ARN: required environment variable"),
+        ({"DATA_CAPTURE_URI": ""}, "DATA_CAPTURE_URI: required environment variable"),
+        (
+            {"ENDPOINT_SETTINGS": json.dumps({"min_capacity": 3, "max_capacity": 2})},
+            "ENDPOINT_SETTINGS.max_capacity: must be between 3 and 100",
         ),
     ],
 )
@@ -110,8 +113,36 @@ def test_the_lambda_refuses_what_synth_refuses(cls, values):
 def test_quality_margin_is_reachable_from_the_app_config():
     config = default_config(
         {
-            "staging": {"judge": {"quality_margin": 0.02}},
+            "staging": {"judge": {"quality_margin": 0.08}},
             "prod": {"account": "111111111111", "region": "eu-west-1"},
         }
     )
-    assert config.environment("staging").judge.quality_margin == 0.02
+    assert config.environment("staging").judge.quality_margin == 0.08
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"expected_requests_per_minute": -1}, "expected_requests_per_minute: must be between 0"),
+        ({"replay_requests_per_minute": 601}, "replay_requests_per_minute: must be between 0"),
+        ({"replay_requests_per_minute": 1.5}, "replay_requests_per_minute: must be a whole number"),
+        ({"replay_in_production": "yes"}, "replay_in_production: must be true or false"),
+        ({"expected_accuracy": 0.3}, "expected_accuracy: must be between 0.5 and 0.999"),
+        ({"expected_requests_per_minute": "lots"}, "expected_requests_per_minute: must be a"),
+        ({"expected_error_rate": 0.6}, "expected_error_rate: must be between 0 and 0.5"),
+    ],
+)
+def test_bad_traffic_settings_are_named(values, message):
+    with pytest.raises(ConfigError, match=f"environments.staging.traffic.{message}"):
+        default_config({"staging": {"traffic": values}})
+
+
+def test_traffic_is_reachable_from_the_app_config_and_may_skip_the_timing_check():
+    config = default_config(
+        {
+            "staging": {"traffic": {"expected_requests_per_minute": None}},
+            "prod": {"account": "111111111111", "region": "eu-west-1"},
+        }
+    )
+    assert config.environment("staging").traffic.expected_requests_per_minute is None
+    assert config.environment("prod").traffic.expected_requests_per_minute == 1500

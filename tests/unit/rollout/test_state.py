@@ -69,3 +69,46 @@ def test_a_bad_state_names_the_field(field, value, message):
 def test_a_step_event_without_a_state_is_refused():
     with pytest.raises(EventError, match="rollout: must be an object"):
         step_state({"expected": "promote"})
+
+
+def test_a_first_deploy_state_has_no_rollback_target():
+    raw = {**load("rollout_judge.json")["rollout"], "strategy": "first_deploy"}
+    raw["previous_config"] = ""
+    state = RolloutState.parse(raw)
+    assert state.first_deploy and state.previous_config == ""
+    assert RolloutState.parse(state.to_event()) == state
+
+
+def test_a_start_request_may_carry_the_endpoint_shape_to_serve_with():
+    event = load("rollout_start.json")
+    event["request"]["endpoint"] = {"instance_type": "ml.c5.xlarge", "max_capacity": 6}
+    request = StartRequest.parse(event)
+    shape = json.loads(request.endpoint_settings)
+    assert (shape["instance_type"], shape["max_capacity"], shape["min_capacity"]) == (
+        "ml.c5.xlarge",
+        6,
+        2,
+    )
+    assert StartRequest.parse(load("rollout_start.json")).endpoint_settings == ""
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "message"),
+    [
+        ({"instance_type": "big"}, "^request.endpoint.instance_type: must look like ml.m5.large"),
+        ({"instance_count": 9}, "^request.endpoint.instance_count: must lie between"),
+        ({"colour": "red"}, "^request.endpoint.colour: unknown setting"),
+        ("ml.c5.xlarge", "^request.endpoint: must be a mapping"),
+    ],
+)
+def test_a_bad_endpoint_shape_is_refused_naming_the_field(endpoint, message):
+    event = load("rollout_start.json")
+    event["request"]["endpoint"] = endpoint
+    with pytest.raises(EventError, match=message):
+        StartRequest.parse(event)
+
+
+def test_a_garbled_shape_in_the_state_is_refused():
+    raw = {**load("rollout_judge.json")["rollout"], "endpoint_settings": "{oops"}
+    with pytest.raises(EventError, match="rollout.endpoint_settings: must be EndpointSettings"):
+        RolloutState.parse(raw)

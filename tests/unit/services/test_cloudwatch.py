@@ -9,6 +9,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
+from guardrails.rollout.metrics import fleet_plan, metric_queries
 from guardrails.services.cloudwatch import CloudWatchSeam
 from tests.aws import REGION
 
@@ -90,3 +91,34 @@ def test_alarms_in_alarm_names_only_the_firing_ones(cloudwatch):
     seam = CloudWatchSeam(cloudwatch)
     assert seam.alarms_in_alarm(["errors", "latency"]) == ["latency"]
     assert seam.alarms_in_alarm([]) == []
+
+
+def test_labelled_counts_land_where_the_judge_reads_them_per_variant_and_minute(cloudwatch):
+    earlier = NOW - timedelta(minutes=1)
+    CloudWatchSeam(cloudwatch).put_labelled_counts(
+        "guardrails-staging",
+        {
+            ("AllTraffic", earlier): (40, 45),
+            ("Candidate", NOW): (50, 55),
+            ("Candidate", earlier): (0, 0),  # nothing answered: nothing published
+        },
+    )
+    plan = fleet_plan(
+        kind="ab",
+        endpoint_name="guardrails-staging",
+        variant_name="AllTraffic",
+        candidate_variant="Candidate",
+        candidate_config="trial",
+    )
+    series = CloudWatchSeam(cloudwatch).metric_data(
+        metric_queries(plan), start=earlier, end=NOW + timedelta(minutes=1)
+    )
+    assert list(series["a_qc"].values()) == [40.0] and list(series["a_qt"].values()) == [45.0]
+    assert list(series["b_qc"].values()) == [50.0] and list(series["b_qt"].values()) == [55.0]
+
+
+def test_no_labelled_counts_publish_nothing():
+    client = boto3.client("cloudwatch", region_name=REGION)
+    with Stubber(client) as stub:  # any call would fail: none is stubbed
+        CloudWatchSeam(client).put_labelled_counts("e", {("AllTraffic", NOW): (0, 0)})
+        stub.assert_no_pending_responses()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -56,34 +57,81 @@ def test_update_weights_shifts_traffic(sagemaker):
     assert seam.describe_endpoint("e").weights == {"AllTraffic": 75.0, "Candidate": 25.0}
 
 
-def test_update_endpoint_sends_the_deployment_config_when_guarded():
+GUARDED = {
+    "BlueGreenUpdatePolicy": {
+        "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 600}
+    },
+    "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "verdict"}]},
+}
+
+
+@pytest.mark.parametrize(
+    ("call", "sent"),
+    [
+        # Guarded: the deployment config with its rollback alarms.
+        ({"deployment_config": GUARDED}, {"DeploymentConfig": GUARDED}),
+        # Unguarded (a rollback): the last deployment config is dropped, so no alarm undoes it.
+        ({"deployment_config": None}, {"RetainDeploymentConfig": False}),
+        # A rollback that keeps the instance counts autoscaling set, not the old config's.
+        (
+            {"deployment_config": None, "keep_instance_counts": True},
+            {
+                "RetainDeploymentConfig": False,
+                "RetainAllVariantProperties": True,
+                "ExcludeRetainedVariantProperties": [
+                    {"VariantPropertyType": "DesiredWeight"},
+                    {"VariantPropertyType": "DataCaptureConfig"},
+                ],
+            },
+        ),
+    ],
+)
+def test_update_endpoint_sends_what_the_update_needs(call, sent):
     client = boto3.client("sagemaker", region_name=REGION)
-    guarded = {
-        "BlueGreenUpdatePolicy": {
-            "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 600}
+    with Stubber(client) as stub:
+        stub.add_response(
+            "update_endpoint",
+            {"EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/e"},
+            {"EndpointName": "e", "EndpointConfigName": "c2", **sent},
+        )
+        SageMakerSeam(client).update_endpoint("e", "c2", **call)
+        stub.assert_no_pending_responses()
+
+
+def test_describe_endpoint_reads_instance_counts_and_when_the_new_fleet_took_traffic():
+    client = boto3.client("sagemaker", region_name=REGION)
+    creating = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    baking = datetime(2026, 11, 23, 9, 8, tzinfo=UTC)
+    response = {
+        "EndpointName": "e",
+        "EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/e",
+        "EndpointConfigName": "c1",
+        "EndpointStatus": "Updating",
+        "CreationTime": creating,
+        "LastModifiedTime": baking,
+        "ProductionVariants": [
+            # Autoscaling is scaling out: the larger count is what the fleet is heading for.
+            {"VariantName": "AllTraffic", "CurrentInstanceCount": 5, "DesiredInstanceCount": 6}
+        ],
+        "PendingDeploymentSummary": {
+            "EndpointConfigName": "c2",
+            "ProductionVariants": [
+                {
+                    "VariantName": "AllTraffic",
+                    "VariantStatus": [
+                        {"Status": "Baking", "StartTime": baking},
+                        {"Status": "Creating", "StartTime": creating},
+                    ],
+                }
+            ],
         },
-        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "verdict"}]},
     }
     with Stubber(client) as stub:
-        stub.add_response(
-            "update_endpoint",
-            {"EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/e"},
-            {"EndpointName": "e", "EndpointConfigName": "c2", "DeploymentConfig": guarded},
-        )
-        SageMakerSeam(client).update_endpoint("e", "c2", guarded)
-        stub.assert_no_pending_responses()
-
-
-def test_an_unguarded_update_drops_the_last_deployment_config():
-    client = boto3.client("sagemaker", region_name=REGION)
-    with Stubber(client) as stub:
-        stub.add_response(
-            "update_endpoint",
-            {"EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/e"},
-            {"EndpointName": "e", "EndpointConfigName": "c1", "RetainDeploymentConfig": False},
-        )
-        SageMakerSeam(client).update_endpoint("e", "c1", None)
-        stub.assert_no_pending_responses()
+        stub.add_response("describe_endpoint", response, {"EndpointName": "e"})
+        view = SageMakerSeam(client).describe_endpoint("e")
+    assert view.instance_counts == {"AllTraffic": 6}
+    assert view.pending_config_name == "c2"
+    assert view.pending_traffic_since == baking  # provisioning does not count as traffic
 
 
 def test_invoke_returns_the_body():
@@ -101,3 +149,16 @@ def test_invoke_returns_the_body():
 def test_invoke_needs_a_runtime_client():
     with pytest.raises(RuntimeError, match="no sagemaker-runtime client"):
         SageMakerSeam(None).invoke("e", "1", "text/csv")
+
+
+def test_a_routed_invocation_says_which_variant_answered():
+    runtime = boto3.client("sagemaker-runtime", region_name=REGION)
+    body = StreamingBody(io.BytesIO(b"0.12"), 4)
+    with Stubber(runtime) as stub:
+        stub.add_response(
+            "invoke_endpoint",
+            {"Body": body, "ContentType": "text/csv", "InvokedProductionVariant": "Candidate"},
+            {"EndpointName": "e", "Body": b"1,2", "ContentType": "text/csv"},
+        )
+        answer = SageMakerSeam(None, runtime).invoke_routed("e", "1,2", "text/csv")
+    assert (answer.body, answer.variant) == (b"0.12", "Candidate")
