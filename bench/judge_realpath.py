@@ -45,6 +45,7 @@ from guardrails.rollout.metrics import fleet_plan, judge_request  # noqa: E402
 from guardrails.rollout.settings import JudgeSettings  # noqa: E402
 
 SEED = 20261127
+DEFAULT_RUNS = 1000  # rollouts per cell
 MINUTES = 120
 ALPHA = 0.05
 ERROR_MARGIN = JudgeSettings().error_rate_margin  # 0.5 pp
@@ -406,7 +407,7 @@ def timing() -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=1000, help="rollouts per cell")
+    ap.add_argument("--runs", type=int, default=DEFAULT_RUNS, help="rollouts per cell")
     ap.add_argument("--only", default="", help="cells whose group or label contains this")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--write", action="store_true", help="update docs/BENCHMARKS.md")
@@ -451,7 +452,9 @@ def write_docs(lines: list[str], runs: int, elapsed: float) -> None:
         "judge_realpath",
         SECTION,
         [
-            "Command: `nice -n 10 python bench/judge_realpath.py --write` "
+            "Command: `nice -n 10 python bench/judge_realpath.py --write"
+            + ("" if runs == DEFAULT_RUNS else f" --runs {runs}")
+            + "` "
             f"(seed {SEED}, {runs:,} rollouts per cell, {elapsed / 60:.0f} min on "
             f"{os.cpu_count()} cores, Python {platform.python_version()}, numpy "
             f"{np.__version__}).",
