@@ -160,17 +160,11 @@ def wald_gauss(theta1: float, sigma: float) -> Callable[[Paths], np.ndarray]:
     return llr
 
 
-def error_rate_scenario() -> Scenario:
-    p0, m = 0.01, 0.005
-    cases = {
-        "0": binomial_paths(p0, p0),
-        "+margin": binomial_paths(p0, p0 + m),
-        "+2 margin": binomial_paths(p0, p0 + 2 * m),
-        "gross 20%": binomial_paths(p0, 0.20),
-    }
+def _binomial_scenario(title: str, label: str, p0: float, m: float, cases: dict) -> Scenario:
+    """A proportion scenario with margin m, Wald's oracle at +2 margins."""
     return Scenario(
-        "error rate (p0 1%, margin 0.5 pp)",
-        "error rate",
+        title,
+        label,
         "proportion",
         m,
         "pp",
@@ -180,6 +174,17 @@ def error_rate_scenario() -> Scenario:
         math.sqrt(p0 * (1 - p0)),
         math.sqrt((p0 + 2 * m) * (1 - p0 - 2 * m)),
     )
+
+
+def error_rate_scenario() -> Scenario:
+    p0, m = 0.01, 0.005
+    cases = {
+        "0": binomial_paths(p0, p0),
+        "+margin": binomial_paths(p0, p0 + m),
+        "+2 margin": binomial_paths(p0, p0 + 2 * m),
+        "gross 20%": binomial_paths(p0, 0.20),
+    }
+    return _binomial_scenario("error rate (p0 1%, margin 0.5 pp)", "error rate", p0, m, cases)
 
 
 def latency_scenario() -> Scenario:
@@ -220,17 +225,12 @@ def tail_scenario() -> Scenario:
         "+margin": binomial_paths(p0, rate(m)),
         "+2 margin": binomial_paths(p0, rate(2 * m)),
     }
-    return Scenario(
+    return _binomial_scenario(
         "tail latency: share of requests > baseline p99.9 (p0 0.1%, margin 0.1 pp)",
         "tail latency",
-        "proportion",
+        p0,
         m,
-        "pp",
-        None,
         cases,
-        wald_binomial(p0, p0 + 2 * m),
-        math.sqrt(p0 * (1 - p0)),
-        math.sqrt((p0 + 2 * m) * (1 - p0 - 2 * m)),
     )
 
 

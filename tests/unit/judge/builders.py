@@ -81,29 +81,27 @@ def prop_minutes(
     *minutes: tuple[int, int, int, int], margin: float = 0.005, **extra: Any
 ) -> dict[str, Any]:
     """A per-minute proportion metric from (baseline events, trials, canary events, trials)."""
-    return {
-        "name": extra.pop("name", "error_rate"),
-        "kind": "proportion",
-        "margin": margin,
-        "minutes": [
-            {"baseline": {"events": xb, "trials": nb}, "canary": {"events": xc, "trials": nc}}
-            for xb, nb, xc, nc in minutes
-        ],
-        **extra,
-    }
+    arms = [
+        ({"events": xb, "trials": nb}, {"events": xc, "trials": nc}) for xb, nb, xc, nc in minutes
+    ]
+    return _per_minute("proportion", "error_rate", margin, arms, extra)
 
 
 def mean_minutes(
     *minutes: tuple[int, float, int, float], margin: float = 5.0, **extra: Any
 ) -> dict[str, Any]:
     """A per-minute mean metric from (baseline count, mean, canary count, mean), log-normal."""
+    arms = [(mean_minute(nb, mb), mean_minute(nc, mc)) for nb, mb, nc, mc in minutes]
+    return _per_minute("mean", "latency_ms", margin, arms, extra)
+
+
+def _per_minute(
+    kind: str, name: str, margin: float, arms: list[tuple[dict, dict]], extra: dict[str, Any]
+) -> dict[str, Any]:
     return {
-        "name": extra.pop("name", "latency_ms"),
-        "kind": "mean",
+        "name": extra.pop("name", name),
+        "kind": kind,
         "margin": margin,
-        "minutes": [
-            {"baseline": mean_minute(nb, mb), "canary": mean_minute(nc, mc)}
-            for nb, mb, nc, mc in minutes
-        ],
+        "minutes": [{"baseline": b, "canary": c} for b, c in arms],
         **extra,
     }
