@@ -168,3 +168,35 @@ def test_the_response_reports_both_arms() -> None:
     res = judge(prop_minutes((10, 1000, 2, 100), (20, 1000, 0, 100)))["metrics"][0]
     assert (res["n_baseline"], res["n_canary"]) == (2000, 200)
     assert (res["baseline_value"], res["canary_value"]) == (0.015, 0.01)
+
+
+def all_at_once(kind: str, before: list[Any], after: list[Any], **extra: Any) -> dict[str, Any]:
+    """The baseline's minutes, then the canary's: the fleets never share a minute."""
+    return {
+        "name": "m",
+        "kind": kind,
+        "margin": 0.005 if kind == "proportion" else 5.0,
+        "minutes": [{"baseline": arm, "canary": None} for arm in before]
+        + [{"baseline": None, "canary": arm} for arm in after],
+        **extra,
+    }
+
+
+def test_fleets_that_never_share_a_minute_are_compared_before_and_after() -> None:
+    before = [{"events": 10, "trials": 1000}] * 10
+    same = judge(all_at_once("proportion", before, [{"events": 10, "trials": 1000}] * 20))
+    assert same["decision"] == "promote"
+    worse = judge(all_at_once("proportion", before, [{"events": 40, "trials": 1000}] * 10))
+    assert worse["decision"] == "rollback"
+    assert worse["metrics"][0]["estimate"] == pytest.approx(0.03)
+
+
+def test_before_and_after_leaves_the_warm_up_out_and_judges_means() -> None:
+    before = [mean_minute(1000, 50.0)] * 10
+    cold = [mean_minute(1000, 150.0)] * 2
+    warm = [mean_minute(1000, 50.0)] * 20
+    request = all_at_once("mean", before, cold + warm)
+    assert judge(request, warmup_minutes=2)["decision"] == "promote"
+    assert judge(request)["metrics"][0]["estimate"] > 5.0  # the cold start, counted
+    during = judge(all_at_once("mean", before, cold), warmup_minutes=2)["metrics"][0]
+    assert during["decision"] == "continue" and during["estimate"] is None
