@@ -408,12 +408,17 @@ def timing() -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=DEFAULT_RUNS, help="rollouts per cell")
-    ap.add_argument("--only", default="", help="cells whose group or label contains this")
+    ap.add_argument(
+        "--only", default="", help="cells whose group or label contains this (a|b: either)"
+    )
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--write", action="store_true", help="update docs/BENCHMARKS.md")
     args = ap.parse_args()
+    wanted = args.only.lower().split("|")
     chosen = [
-        (i, c) for i, c in enumerate(cells()) if args.only.lower() in f"{c.group} {c.label}".lower()
+        (i, c)
+        for i, c in enumerate(cells())
+        if any(w in f"{c.group} {c.label}".lower() for w in wanted)
     ]
     started = time.time()
     per_chunk = 25
