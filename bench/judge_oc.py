@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,7 @@ ISSUE_REQUEST = ROOT / "tests" / "fixtures" / "judge_request.json"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.common import best_seconds, write_block  # noqa: E402
 from guardrails import stats  # noqa: E402
 from guardrails.judge import evaluate  # noqa: E402
 
@@ -158,17 +160,11 @@ def wald_gauss(theta1: float, sigma: float) -> Callable[[Paths], np.ndarray]:
     return llr
 
 
-def error_rate_scenario() -> Scenario:
-    p0, m = 0.01, 0.005
-    cases = {
-        "0": binomial_paths(p0, p0),
-        "+margin": binomial_paths(p0, p0 + m),
-        "+2 margin": binomial_paths(p0, p0 + 2 * m),
-        "gross 20%": binomial_paths(p0, 0.20),
-    }
+def _binomial_scenario(title: str, label: str, p0: float, m: float, cases: dict) -> Scenario:
+    """A proportion scenario with margin m, Wald's oracle at +2 margins."""
     return Scenario(
-        "error rate (p0 1%, margin 0.5 pp)",
-        "error rate",
+        title,
+        label,
         "proportion",
         m,
         "pp",
@@ -178,6 +174,17 @@ def error_rate_scenario() -> Scenario:
         math.sqrt(p0 * (1 - p0)),
         math.sqrt((p0 + 2 * m) * (1 - p0 - 2 * m)),
     )
+
+
+def error_rate_scenario() -> Scenario:
+    p0, m = 0.01, 0.005
+    cases = {
+        "0": binomial_paths(p0, p0),
+        "+margin": binomial_paths(p0, p0 + m),
+        "+2 margin": binomial_paths(p0, p0 + 2 * m),
+        "gross 20%": binomial_paths(p0, 0.20),
+    }
+    return _binomial_scenario("error rate (p0 1%, margin 0.5 pp)", "error rate", p0, m, cases)
 
 
 def latency_scenario() -> Scenario:
@@ -218,17 +225,12 @@ def tail_scenario() -> Scenario:
         "+margin": binomial_paths(p0, rate(m)),
         "+2 margin": binomial_paths(p0, rate(2 * m)),
     }
-    return Scenario(
+    return _binomial_scenario(
         "tail latency: share of requests > baseline p99.9 (p0 0.1%, margin 0.1 pp)",
         "tail latency",
-        "proportion",
+        p0,
         m,
-        "pp",
-        None,
         cases,
-        wald_binomial(p0, p0 + 2 * m),
-        math.sqrt(p0 * (1 - p0)),
-        math.sqrt((p0 + 2 * m) * (1 - p0 - 2 * m)),
     )
 
 
@@ -399,15 +401,10 @@ def timing() -> tuple[float, float]:
     """Microseconds per evaluate() call per metric: issue's 2-metric example, 1-metric call."""
     req2 = json.loads(ISSUE_REQUEST.read_text())
     req1 = {"metrics": [req2["metrics"][0]]}
-    res = []
-    for req, n_metrics in ((req2, 2), (req1, 1)):
-        best = math.inf
-        for _ in range(5):
-            t0 = time.perf_counter()
-            for _ in range(200):
-                evaluate(req)
-            best = min(best, (time.perf_counter() - t0) / 200)
-        res.append(best / n_metrics * 1e6)
+    res = [
+        best_seconds(partial(evaluate, req), 200) / n_metrics * 1e6
+        for req, n_metrics in ((req2, 2), (req1, 1))
+    ]
     return res[0], res[1]
 
 
@@ -634,35 +631,24 @@ def summary_table(short: dict[str, dict[str, float]], headline: dict[str, float]
     ]
 
 
-BEGIN, END = "<!-- judge_oc:begin -->", "<!-- judge_oc:end -->"
-
-
 def write_docs(lines: list[str], runs: int, elapsed: float) -> None:
     """Replace the generated block of our section in docs/BENCHMARKS.md; keep everything else."""
-    path = ROOT / "docs" / "BENCHMARKS.md"
-    block = [
-        BEGIN,
-        "Command: `python bench/judge_oc.py --write` "
-        f"(seed {SEED}, {runs:,} runs per error-rate and latency case, fewer elsewhere as noted; "
-        f"{elapsed:.0f} s on {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}).",
-        "",
-        "Design: a look every 100 canary requests up to 20,000, canary share 5% (1,900 baseline "
-        "requests per look), alpha 0.05, min_samples 100. `n` counts canary requests at the "
-        "decision (20,000 when none). Monte Carlo standard error of a rate near 0.05 is about "
-        f"{math.sqrt(0.05 * 0.95 / runs):.3f}.",
-        *lines,
-        "",
-        END,
-    ]
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        i, j = text.index(BEGIN), text.index(END) + len(END)
-        text = text[:i] + "\n".join(block) + text[j:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + SECTION + "\n\n" + "\n".join(block) + "\n"
-    path.write_text(text)
-    print(f"wrote {path}")
+    write_block(
+        "judge_oc",
+        SECTION,
+        [
+            "Command: `python bench/judge_oc.py --write` "
+            f"(seed {SEED}, {runs:,} runs per error-rate and latency case, fewer elsewhere as "
+            f"noted; {elapsed:.0f} s on {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}).",
+            "",
+            "Design: a look every 100 canary requests up to 20,000, canary share 5% (1,900 "
+            "baseline requests per look), alpha 0.05, min_samples 100. `n` counts canary "
+            "requests at the decision (20,000 when none). Monte Carlo standard error of a rate "
+            f"near 0.05 is about {math.sqrt(0.05 * 0.95 / runs):.3f}.",
+            *lines,
+        ],
+    )
 
 
 if __name__ == "__main__":

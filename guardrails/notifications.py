@@ -126,11 +126,12 @@ def metric_rows(request: Mapping[str, Any], response: Mapping[str, Any]) -> tupl
     for result in response.get("metrics", []):
         sent = arms.get(result.get("name"), {})
         ci = result.get("ci")
+        # The judge reports each arm's value; requests in the per-minute form have no totals.
         rows.append(
             MetricRow(
                 name=str(result.get("name", "")),
-                baseline=_arm_value(sent.get("baseline")),
-                canary=_arm_value(sent.get("canary")),
+                baseline=result.get("baseline_value", _arm_value(sent.get("baseline"))),
+                canary=result.get("canary_value", _arm_value(sent.get("canary"))),
                 n_baseline=int(result.get("n_baseline") or 0),
                 n_canary=int(result.get("n_canary") or 0),
                 difference=result.get("estimate"),

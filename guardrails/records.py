@@ -340,18 +340,25 @@ def add_decision(
 
 
 def list_decisions(table: Any, deployment_id: str, limit: int = 50) -> list[dict[str, Any]]:
-    """The deployment's decisions, newest first, with `details` parsed back from JSON."""
-    response = table.query(
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-        ExpressionAttributeValues={":pk": deployment_pk(deployment_id), ":prefix": "DECISION#"},
-        ScanIndexForward=False,
-        Limit=limit,
-    )
-    decisions = []
-    for item in response.get("Items", []):
-        plain = _plain(item) or {}
-        plain["details"] = json.loads(plain.get("details") or "{}")
-        decisions.append(plain)
+    """The deployment's decisions, newest first, with `details` parsed back from JSON.
+
+    Pages through the query: a page stops at 1 MB, a few dozen per-minute judge requests.
+    """
+    query: dict[str, Any] = {
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+        "ExpressionAttributeValues": {":pk": deployment_pk(deployment_id), ":prefix": "DECISION#"},
+        "ScanIndexForward": False,
+    }
+    decisions: list[dict[str, Any]] = []
+    while len(decisions) < limit:
+        response = table.query(**query, Limit=limit - len(decisions))
+        for item in response.get("Items", []):
+            plain = _plain(item) or {}
+            plain["details"] = json.loads(plain.get("details") or "{}")
+            decisions.append(plain)
+        if "LastEvaluatedKey" not in response:
+            break
+        query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
     return decisions
 
 

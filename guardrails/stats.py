@@ -8,7 +8,7 @@ returns a silent NaN.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -528,19 +528,15 @@ def log_mixture_lr_event_split(
       L = sum_j w_j (q_j/pi)^x ((1 - q_j)/(1 - pi))^(T - x),  q_j = q(r_j).
     All r_j > 1: supermartingale under H0: r <= 1; all r_j < 1: under H0: r >= 1.
     """
-    x = _count("events_canary", events_canary)
-    t = _count("events_total", events_total)
-    if x > t:
-        raise ValueError(f"events_canary: must be <= events_total ({x} > {t})")
+    x, t = _events_of("events_canary", events_canary, "events_total", events_total)
     pi = _prob_open("share", share)
-    lw = _mixture(rate_ratios, weights)
-    terms = []
-    for j, r in enumerate(rate_ratios):
+
+    def term(j: int, r: float) -> float:
         rr = _positive(f"rate_ratios[{j}]", r)
         # log(q/pi) = log r - log(pi r + 1 - pi); log((1-q)/(1-pi)) = -log(pi r + 1 - pi)
-        log_den = math.log(pi * rr + 1.0 - pi)
-        terms.append(lw[j] + x * math.log(rr) - t * log_den)
-    return logsumexp(terms)
+        return x * math.log(rr) - t * math.log(pi * rr + 1.0 - pi)
+
+    return _log_mixture(rate_ratios, weights, term)
 
 
 def log_mixture_lr_bernoulli(
@@ -555,17 +551,30 @@ def log_mixture_lr_bernoulli(
     L = sum_j w_j (p_j/p0)^x ((1 - p_j)/(1 - p0))^(n - x), all p_j > p0: a supermartingale under
     H0, so rejecting at L >= 1/alpha is valid at any look (Ville's inequality).
     """
-    x = _count("events", events)
-    n = _count("trials", trials)
-    if x > n:
-        raise ValueError(f"events: must be <= trials ({x} > {n})")
+    x, n = _events_of("events", events, "trials", trials)
     p = _prob_open("p0", p0)
-    lw = _mixture(alternatives, weights)
-    terms = []
-    for j, pj in enumerate(alternatives):
+
+    def term(j: int, pj: float) -> float:
         q = _prob_open(f"alternatives[{j}]", pj)
-        terms.append(lw[j] + x * math.log(q / p) + (n - x) * (math.log1p(-q) - math.log1p(-p)))
-    return logsumexp(terms)
+        return x * math.log(q / p) + (n - x) * (math.log1p(-q) - math.log1p(-p))
+
+    return _log_mixture(alternatives, weights, term)
+
+
+def _events_of(events_name: str, events: int, total_name: str, total: int) -> tuple[int, int]:
+    """Validated (events, total) counts, events <= total."""
+    x, t = _count(events_name, events), _count(total_name, total)
+    if x > t:
+        raise ValueError(f"{events_name}: must be <= {total_name} ({x} > {t})")
+    return x, t
+
+
+def _log_mixture(
+    points: Sequence[float], weights: Sequence[float], term: Callable[[int, float], float]
+) -> float:
+    """log sum_j w_j exp(term(j, points[j])), the weights validated and normalised."""
+    lw = _mixture(points, weights)
+    return logsumexp([lw[j] + term(j, point) for j, point in enumerate(points)])
 
 
 # --------------------------------------------------------------------------- unchecked kernels

@@ -19,7 +19,7 @@ REQUIREMENTS = ROOT / "requirements-lambda.txt"
 CACHE_DIR = ROOT / "build" / "lambda-deps"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 # The operator CLI (and `python -m guardrails`, which starts it) never runs in Lambda.
-_EXCLUDED = ("__pycache__", "*.pyc", "cli", "__main__.py", "simulation.py")  # judge's: CLI only
+_EXCLUDED = ("__pycache__", "*.pyc", "cli", "__main__.py", "*simulation.py")  # judge: CLI, bench
 
 
 def _ignore(directory: str, names: list[str]) -> set[str]:

@@ -1,12 +1,13 @@
 """Per-metric decisions and ``evaluate(request) -> response``, the judge's entry point.
 
-Every call receives the cumulative data so far and answers "rollback", "continue" or
-"promote". Guarantees (see docs/judge.md) hold however often and irregularly it is called,
-because each decision is a test against a nonnegative supermartingale (Ville's inequality):
+Every call receives all the data so far, per minute or cumulative, and answers "rollback",
+"continue" or "promote". Guarantees (see docs/judge.md) hold however often and irregularly it
+is called, because each decision is a test against a nonnegative supermartingale (Ville):
 
 * rollback  - per metric, an always-valid one-sided test of H0 "canary no worse than
-  baseline" (exact event-split mixture for proportions, normal mixture for means) at level
-  alpha / n_metrics, or an always-valid test that the canary breaches its absolute ``limit``.
+  baseline" (stratified by minute: exact event-split mixture for proportions, normal mixture
+  for means) at level alpha / n_metrics, or an always-valid test that the canary breaches
+  its absolute ``limit`` in minutes where the baseline does not.
 * promote   - every metric shows, with an always-valid test at level alpha, that the
   degradation is below its ``margin``, and min_samples is reached in both arms.
 """
@@ -18,7 +19,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from guardrails.judge.request import JudgeRequest, Metric, parse_request
-from guardrails.judge.sequential import mean_tests, proportion_tests
+from guardrails.judge.sequential import (
+    RECENT_MINUTES,
+    MetricTests,
+    before_after,
+    layout,
+    mean_tests,
+    proportion_tests,
+)
 
 __all__ = ["LIMIT_ALPHA_SHARE", "evaluate"]
 
@@ -39,6 +47,10 @@ def _finite_or_none(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _reached(log_lr: float | None, level: float) -> bool:
+    return log_lr is not None and log_lr >= math.log(1.0 / level)
+
+
 def _judge_metric(m: Metric, req: JudgeRequest, n_metrics: int) -> dict[str, Any]:
     a_metric = req.alpha / n_metrics  # Bonferroni over metrics for rollback
     a_reg = a_metric * (1.0 - LIMIT_ALPHA_SHARE) if m.limit is not None else a_metric
@@ -54,6 +66,8 @@ def _judge_metric(m: Metric, req: JudgeRequest, n_metrics: int) -> dict[str, Any
         "alpha": a_reg,
         "n_baseline": m.baseline.n if m.baseline else 0,
         "n_canary": m.canary.n if m.canary else 0,
+        "baseline_value": m.baseline.value if m.baseline and m.baseline.n else None,
+        "canary_value": m.canary.value if m.canary and m.canary.n else None,
         "reason": "",
     }
     missing = [arm for arm, d in (("baseline", m.baseline), ("canary", m.canary)) if d is None]
@@ -67,39 +81,43 @@ def _judge_metric(m: Metric, req: JudgeRequest, n_metrics: int) -> dict[str, Any
         out["reason"] = f"no data: {' and '.join(empty)} has 0 {unit}"
         return out
 
-    t = (proportion_tests if m.kind == "proportion" else mean_tests)(m, a_reg, a_prom)
-    sign = 1.0 if m.higher_is_worse else -1.0
-    lo_h, hi_h = t.ci_harm
-    ci = (lo_h, hi_h) if sign > 0 else (-hi_h, -lo_h)  # back to canary - baseline
-    out["estimate"] = t.estimate
-    out["ci"] = [_finite_or_none(ci[0]), _finite_or_none(ci[1])]
-    out["p_value"] = _p(t.log_lr_reg)
+    lay = layout(m, req.warmup_minutes)
+    pooled = before_after(m, req.warmup_minutes) if not lay.tested else None
+    if pooled is not None:
+        m, lay = pooled, layout(pooled, 0)
+    assert m.baseline is not None and m.canary is not None  # pooling keeps the totals
+    t = (proportion_tests if m.kind == "proportion" else mean_tests)(m, lay, a_reg, a_prom)
+    if t.ci_harm is not None:
+        sign = 1.0 if m.higher_is_worse else -1.0
+        lo_h, hi_h = t.ci_harm
+        # After a change during the rollout a restarted test can put the harmful-side bound
+        # above the whole rollout's other bound: no constant difference fits. Report the
+        # interval as that bound alone (rollback <=> lower > 0 and promote <=> upper < margin
+        # both still hold).
+        hi_h = max(hi_h, lo_h)
+        ci = (lo_h, hi_h) if sign > 0 else (-hi_h, -lo_h)  # back to canary - baseline
+        out["estimate"] = t.estimate
+        out["ci"] = [_finite_or_none(ci[0]), _finite_or_none(ci[1])]
+    if t.log_lr_reg is not None:
+        out["p_value"] = _p(t.log_lr_reg)
     if t.log_lr_limit is not None:
         out["limit_p_value"] = _p(t.log_lr_limit)
 
-    n_min = min(m.baseline.n, m.canary.n)
-    if n_min < req.min_samples:
-        out["reason"] = (
-            f"waiting for min_samples {req.min_samples}: baseline {m.baseline.n}, "
-            f"canary {m.canary.n}"
-        )
-        return out
-
     word = "above" if m.higher_is_worse else "below"
     limit_txt = ""
-    if (
-        m.limit is not None
-        and t.log_lr_limit is not None
-        and t.log_lr_limit >= math.log(1.0 / a_lim)
-    ):
+    # Limits look at every minute, warm-up included: a gross failure is never waited out.
+    if min(m.baseline.n, m.canary.n) >= req.min_samples and _reached(t.log_lr_limit, a_lim):
+        assert t.log_lr_limit is not None
         limit_txt = (
-            f"canary {_fmt(m.canary.value)} significantly {word} limit {_fmt(m.limit)} "
-            f"(always-valid p={_fmt(_p(t.log_lr_limit))} <= {_fmt(a_lim)})"
+            f"canary {_fmt(m.canary.value)} significantly {word} limit {_fmt(m.limit or 0.0)} "
+            f"where the baseline is not (always-valid p={_fmt(_p(t.log_lr_limit))} <= "
+            f"{_fmt(a_lim)})"
         )
-    if t.log_lr_reg >= math.log(1.0 / a_reg):
+    enough = min(t.n_baseline, t.n_canary) >= req.min_samples
+    if enough and _reached(t.log_lr_reg, a_reg):
         out["decision"] = "rollback"
         reg_txt = (
-            f"regression: canary - baseline = {_fmt(t.estimate)} "
+            f"regression: canary - baseline = {_fmt(t.estimate or 0.0)} "
             f"(always-valid p={_fmt(out['p_value'])} <= {_fmt(a_reg)})"
         )
         out["reason"] = reg_txt + (f"; {limit_txt}" if limit_txt else "")
@@ -108,35 +126,81 @@ def _judge_metric(m: Metric, req: JudgeRequest, n_metrics: int) -> dict[str, Any
         out["decision"] = "rollback"
         out["reason"] = limit_txt
         return out
-    if t.log_lr_prom >= math.log(1.0 / a_prom):
-        if t.limit_harm is not None and t.canary_harm_value > t.limit_harm:
-            out["reason"] = (
-                f"non-inferior, but canary {_fmt(m.canary.value)} is {word} limit "
-                f"{_fmt(m.limit or 0.0)} (not significant yet)"
-            )
-            return out
-        out["decision"] = "promote"
+    if lay.warmup_left or not lay.tested:
         out["reason"] = (
-            f"non-inferior: worst plausible degradation {_fmt(hi_h)} < margin "
-            f"{_fmt(m.margin)} (always-valid, level {_fmt(a_prom)})"
+            f"warming up: the canary's first {req.warmup_minutes} minutes with traffic are "
+            f"not compared ({lay.warmup_left} to go)"
+            if lay.warmup_left
+            else "no minute with data in both fleets after warm-up yet"
         )
         return out
+    if t.waiting:
+        out["reason"] = t.waiting
+        return out
+    if not enough:
+        out["reason"] = (
+            f"waiting for min_samples {req.min_samples}: baseline {t.n_baseline}, "
+            f"canary {t.n_canary}"
+            + (" after warm-up" if req.warmup_minutes and lay.per_minute else "")
+        )
+        return out
+    assert t.ci_harm is not None and t.estimate is not None
+    if _reached(t.log_lr_prom, a_prom):
+        out["reason"] = _promotion_brake(m, t)
+        if not out["reason"]:
+            out["decision"] = "promote"
+            out["reason"] = (
+                f"non-inferior: worst plausible degradation {_fmt(t.ci_harm[1])} < margin "
+                f"{_fmt(m.margin)} (always-valid, level {_fmt(a_prom)})"
+            )
+        return out
+    ci = out["ci"]
     out["reason"] = (
         f"inconclusive: canary - baseline = {_fmt(t.estimate)}, always-valid ci "
-        f"[{_fmt(ci[0])}, {_fmt(ci[1])}]; neither a regression nor a degradation below "
-        f"margin {_fmt(m.margin)} is shown yet"
+        f"[{_fmt(ci[0]) if ci[0] is not None else '-inf'}, "
+        f"{_fmt(ci[1]) if ci[1] is not None else 'inf'}]; neither a regression nor a "
+        f"degradation below margin {_fmt(m.margin)} is shown yet"
     )
     return out
 
 
+def _promotion_brake(m: Metric, t: MetricTests) -> str:
+    """Why a metric shown non-inferior still may not promote ("" when nothing holds it)."""
+    word = "above" if m.higher_is_worse else "below"
+    # Over the compared minutes: the canary more than a standard error beyond the limit, and
+    # the baseline, standardised to the same minutes (canary minus the stratified difference),
+    # within it. A breach both fleets share, or a canary on a limit its baseline sits on,
+    # does not hold the promotion.
+    if (
+        t.limit_harm is not None
+        and t.canary_compared is not None
+        and t.d_harm is not None
+        and t.canary_compared > t.limit_harm + t.canary_se
+        and t.canary_compared - t.d_harm <= t.limit_harm
+    ):
+        sign = 1.0 if m.higher_is_worse else -1.0
+        return (
+            f"non-inferior, but canary {_fmt(sign * t.canary_compared)} is {word} limit "
+            f"{_fmt(m.limit or 0.0)} by more than its standard error where the baseline is "
+            "not (not significant yet)"
+        )
+    if t.recent_harm is not None and t.recent_harm > m.margin + t.recent_se:
+        return (
+            f"non-inferior overall, but the last {RECENT_MINUTES} minutes put the canary "
+            f"{_fmt(t.recent_harm)} worse, beyond margin {_fmt(m.margin)} by more than their "
+            f"standard error {_fmt(t.recent_se)}: waiting"
+        )
+    return ""
+
+
 def evaluate(request: Mapping[str, Any]) -> dict[str, Any]:
-    """Judge a canary from cumulative data: rollback, continue or promote.
+    """Judge a canary from per-minute or cumulative data: rollback, continue or promote.
 
     Per metric with harm-oriented difference d (canary - baseline, sign-flipped when lower is
     worse): rollback if an always-valid test rejects H0: d <= 0 at alpha/n_metrics (or the
-    canary significantly breaches ``limit``); promote if every metric rejects H0: d >= margin
-    at alpha and has min_samples in both arms. Raises JudgeInputError on malformed requests;
-    missing or empty data gives "continue".
+    canary significantly breaches ``limit`` where the baseline does not); promote if every
+    metric rejects H0: d >= margin at alpha and has min_samples in both arms after warm-up.
+    Raises JudgeInputError on malformed requests; missing or empty data gives "continue".
     """
     req = parse_request(request)
     if not req.metrics:

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from guardrails.judge.request import Metric, parse_request
-from guardrails.judge.sequential import mean_tests, proportion_tests
+from guardrails.judge.sequential import canary_limit_log_lr
 from guardrails.rollout.metrics import FleetPlan
 
 
@@ -30,11 +29,14 @@ def single_fleet_plan(*, endpoint_name: str, variant_name: str) -> FleetPlan:
 
 
 def without_baseline(request: Mapping[str, Any]) -> dict[str, Any]:
-    """The judge request as recorded: the candidate's numbers only."""
-    return {
-        **request,
-        "metrics": [{**metric, "baseline": None} for metric in request.get("metrics", [])],
-    }
+    """The judge request as recorded: the candidate's numbers only (either request form)."""
+
+    def alone(metric: Mapping[str, Any]) -> dict[str, Any]:
+        if "minutes" in metric:
+            return {**metric, "minutes": [{**m, "baseline": None} for m in metric["minutes"]]}
+        return {**metric, "baseline": None}
+
+    return {**request, "metrics": [alone(metric) for metric in request.get("metrics", [])]}
 
 
 def limits_verdict(request: Mapping[str, Any]) -> dict[str, Any]:
@@ -70,10 +72,7 @@ def _limit_result(metric: Metric, level: float) -> dict[str, Any]:
     }
     if canary is None or canary.n == 0:
         return result
-    # The limit tests read only the candidate's arm; the baseline given is never used by them.
-    tests = proportion_tests if metric.kind == "proportion" else mean_tests
-    log_lr = tests(replace(metric, baseline=canary), level, level).log_lr_limit
-    assert log_lr is not None
+    log_lr = canary_limit_log_lr(metric) or 0.0  # None: no spread known yet, no evidence
     p_value = 1.0 if log_lr <= 0 else math.exp(-log_lr)
     result["limit_p_value"] = p_value
     if log_lr >= math.log(1.0 / level):

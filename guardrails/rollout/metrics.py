@@ -1,16 +1,20 @@
 """The rollout's CloudWatch metrics: what it reads of the two fleets, and the verdict it publishes.
 
-Pure: no AWS calls. The reader turns both fleets' per-minute metrics into the judge's request.
+Pure: no AWS calls. The reader turns both fleets' per-minute metrics into the judge's request,
+in the per-minute form: the judge compares the fleets within each minute, so shocks, trends
+and changes of the canary's share that both fleets see cancel.
 
 Which fleet is which:
 - native strategies (SageMaker blue/green or rolling): the aggregate (EndpointName, VariantName)
   covers both fleets, the new fleet also publishes with EndpointConfigName=<new config>; so
-  baseline = aggregate - new fleet, minute by minute.
+  baseline = aggregate - new fleet, minute by minute. Minimum, Maximum and the percentiles
+  cannot be subtracted: the baseline takes the aggregate's (its requests are among them).
 - A/B: each production variant publishes under its own VariantName.
 - shadow: the shadow variant publishes under its own VariantName and serves no one.
 
-CloudWatch gives no per-request standard deviation. For latency the std is estimated
-conservatively from per-minute data (see `_mean_arm` and docs/architecture.md).
+CloudWatch gives no per-request standard deviation; for latency the reader sends each
+minute's count, sum, min, max and p50/p90/p99 (extended statistics), and the judge derives the
+spread (docs/judge.md).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from guardrails.rollout.settings import JudgeSettings
@@ -36,9 +40,6 @@ QUALITY_CORRECT_METRIC = "LabelledCorrect"
 QUALITY_TOTAL_METRIC = "LabelledTotal"
 PERIOD_SECONDS = 60
 MICROSECONDS_PER_MILLISECOND = 1000.0
-# Latency std is taken at least this share of the mean: latency is right-skewed, and
-# between-minute spread alone underestimates the per-request spread.
-LATENCY_CV_FLOOR = 0.5
 
 ERROR_RATE_5XX = "error_rate_5xx"
 ERROR_RATE_4XX = "error_rate_4xx"
@@ -55,10 +56,15 @@ _FIELDS = {
     "ln": (SAGEMAKER_NAMESPACE, "ModelLatency", "SampleCount"),
     "lmin": (SAGEMAKER_NAMESPACE, "ModelLatency", "Minimum"),
     "lmax": (SAGEMAKER_NAMESPACE, "ModelLatency", "Maximum"),
+    # Extended statistics: what the judge fits the latency spread to.
+    "l50": (SAGEMAKER_NAMESPACE, "ModelLatency", "p50"),
+    "l90": (SAGEMAKER_NAMESPACE, "ModelLatency", "p90"),
+    "l99": (SAGEMAKER_NAMESPACE, "ModelLatency", "p99"),
     "qc": (QUALITY_NAMESPACE, QUALITY_CORRECT_METRIC, "Sum"),
     "qt": (QUALITY_NAMESPACE, QUALITY_TOTAL_METRIC, "Sum"),
 }
-_NOT_ADDITIVE = ("lmin", "lmax")
+_NOT_ADDITIVE = ("lmin", "lmax", "l50", "l90", "l99")
+_PERCENTILES = (("p50", "l50"), ("p90", "l90"), ("p99", "l99"))
 
 Minutes = Mapping[datetime, float]
 
@@ -145,8 +151,26 @@ def arms(
 def judge_request(
     series: Mapping[str, Minutes], *, plan: FleetPlan, settings: JudgeSettings
 ) -> dict[str, Any]:
-    """The judge's request: cumulative error rates, latency and (when published) quality."""
-    baseline, candidate = arms(series, plan)
+    """The judge's request, per minute: error rates, latency and (when published) quality.
+
+    One entry per minute from the first minute with data to the last, gaps included, so a
+    stored request replays exactly with `guardrails judge`.
+    """
+    baseline, candidate = (
+        {suffix: _by_minute(minutes) for suffix, minutes in fleet.items()}
+        for fleet in arms(series, plan)
+    )
+    stamps = _minutes(baseline, candidate)
+
+    def proportion(events: str, trials: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "baseline": _proportion_minute(baseline[events], baseline[trials], stamp),
+                "canary": _proportion_minute(candidate[events], candidate[trials], stamp),
+            }
+            for stamp in stamps
+        ]
+
     metrics: list[dict[str, Any]] = [
         {
             "name": ERROR_RATE_5XX,
@@ -154,8 +178,7 @@ def judge_request(
             "higher_is_worse": True,
             "margin": _proportion_margin(settings.error_rate_margin),
             "limit": settings.max_error_rate if settings.max_error_rate < 1 else None,
-            "baseline": _proportion_arm(baseline["e5"], baseline["n5"]),
-            "canary": _proportion_arm(candidate["e5"], candidate["n5"]),
+            "minutes": proportion("e5", "n5"),
         },
         {
             # 4xx include the model's own errors (ModelError is a 424); clients' bad
@@ -164,8 +187,7 @@ def judge_request(
             "kind": "proportion",
             "higher_is_worse": True,
             "margin": _proportion_margin(settings.error_rate_margin),
-            "baseline": _proportion_arm(baseline["e4"], baseline["n4"]),
-            "canary": _proportion_arm(candidate["e4"], candidate["n4"]),
+            "minutes": proportion("e4", "n4"),
         },
         {
             "name": MODEL_LATENCY,
@@ -173,8 +195,13 @@ def judge_request(
             "higher_is_worse": True,
             "margin": settings.latency_margin_ms,
             "limit": settings.max_latency_ms,
-            "baseline": _mean_arm(baseline),
-            "canary": _mean_arm(candidate),
+            "minutes": [
+                {
+                    "baseline": _latency_minute(baseline, stamp),
+                    "canary": _latency_minute(candidate, stamp),
+                }
+                for stamp in stamps
+            ],
         },
     ]
     if _has_data(baseline["qt"]) or _has_data(candidate["qt"]):
@@ -184,11 +211,15 @@ def judge_request(
                 "kind": "proportion",
                 "higher_is_worse": False,
                 "margin": _proportion_margin(settings.quality_margin),
-                "baseline": _proportion_arm(baseline["qc"], baseline["qt"]),
-                "canary": _proportion_arm(candidate["qc"], candidate["qt"]),
+                "minutes": proportion("qc", "qt"),
             }
         )
-    return {"alpha": settings.alpha, "min_samples": settings.min_samples, "metrics": metrics}
+    return {
+        "alpha": settings.alpha,
+        "min_samples": settings.min_samples,
+        "warmup_minutes": math.ceil(settings.warmup_seconds / PERIOD_SECONDS),
+        "metrics": metrics,
+    }
 
 
 def _proportion_margin(margin: float) -> float:
@@ -200,50 +231,65 @@ def _has_data(minutes: Minutes) -> bool:
     return any(value > 0 for value in minutes.values())
 
 
-def _proportion_arm(events: Minutes, trials: Minutes) -> dict[str, int] | None:
-    """{events, trials} summed over minutes; None when CloudWatch has nothing at all."""
-    if not trials:
+def _minute(stamp: datetime) -> datetime:
+    return stamp.replace(second=0, microsecond=0) if stamp.second or stamp.microsecond else stamp
+
+
+def _minutes(*fleets: Mapping[str, Minutes]) -> list[datetime]:
+    """Every minute from the first with data to the last, one-minute steps."""
+    seen = {stamp for fleet in fleets for field in fleet.values() for stamp in field}
+    if not seen:
+        return []
+    first, last = min(seen), max(seen)
+    count = int((last - first).total_seconds()) // PERIOD_SECONDS + 1
+    return [first + timedelta(seconds=PERIOD_SECONDS * i) for i in range(count)]
+
+
+def _by_minute(minutes: Minutes) -> dict[datetime, float]:
+    """Values keyed by the start of their minute (CloudWatch stamps periods by their start)."""
+    isfinite = math.isfinite
+    return {_minute(stamp): value for stamp, value in minutes.items() if isfinite(value)}
+
+
+def _proportion_minute(events: Minutes, trials: Minutes, stamp: datetime) -> dict[str, int] | None:
+    """{events, trials} of one minute; None without both statistics or without requests."""
+    total, bad = trials.get(stamp), events.get(stamp)
+    # A count without its errors proves nothing (and errors without a count cannot be rated).
+    if total is None or bad is None or round(total) <= 0:
         return None
-    # A minute counts only with both statistics: a count without its errors proves nothing.
-    stamps = trials.keys() & events.keys()
-    total = round(sum(trials[stamp] for stamp in stamps))
-    bad = round(sum(events[stamp] for stamp in stamps))
-    return {"events": min(max(bad, 0), total), "trials": total}
+    count = round(total)
+    return {"events": min(max(round(bad), 0), count), "trials": count}
 
 
-def _mean_arm(fields: Mapping[str, Minutes]) -> dict[str, float | int] | None:
-    """{n, mean, std} of model latency in ms; None when CloudWatch has nothing at all.
+def _latency_minute(fields: Mapping[str, Minutes], stamp: datetime) -> dict[str, Any] | None:
+    """{count, sum, min, max, p50, p90, p99} of model latency in ms for one minute.
 
-    std = min(range bound, max(between-minute estimate, LATENCY_CV_FLOOR * mean)):
-    - between-minute: a minute's mean of n requests varies with std/sqrt(n), so
-      n_i * (m_i - m)^2 estimates the per-request variance;
-    - the floor keeps a smooth series from looking precise;
-    - Popoviciu's inequality bounds any std by half the range of the values, and CloudWatch
-      gives each minute's Minimum and Maximum.
+    Only what is consistent is sent: min/max and the percentiles go with the count and sum
+    only when the sum lies within [count x min, count x max] (a new fleet's minute that
+    arrived before the aggregate's makes a subtracted baseline inconsistent), and the
+    percentiles are put in order inside [min, max] (CloudWatch's are approximations).
     """
-    sums, counts = fields["ls"], fields["ln"]
-    if not counts:
+    count, total = fields["ln"].get(stamp), fields["ls"].get(stamp)
+    if count is None or total is None or round(count) <= 0:
         return None
-    # As for proportions, a minute counts only with both its sum and its sample count.
-    minutes = [
-        (counts[stamp], sums.get(stamp, 0.0) / counts[stamp] / MICROSECONDS_PER_MILLISECOND)
-        for stamp in counts.keys() & sums.keys()
-        if counts[stamp] > 0
-    ]
-    n = round(sum(count for count, _ in minutes))
-    if n == 0:
-        return {"n": 0}
-    mean = sum(count * value for count, value in minutes) / sum(c for c, _ in minutes)
-    between = 0.0
-    if len(minutes) > 1:
-        spread = sum(count * (value - mean) ** 2 for count, value in minutes)
-        between = math.sqrt(spread / (len(minutes) - 1))
-    std = max(between, LATENCY_CV_FLOOR * mean)
-    lows, highs = fields["lmin"].values(), fields["lmax"].values()
-    if lows and highs:
-        bound = (max(highs) - min(lows)) / 2 / MICROSECONDS_PER_MILLISECOND
-        std = min(std, max(bound, 0.0))
-    return {"n": n, "mean": mean, "std": std}
+    n = round(count)
+    arm: dict[str, Any] = {"count": n, "sum": max(total, 0.0) / MICROSECONDS_PER_MILLISECOND}
+    low, high = fields["lmin"].get(stamp), fields["lmax"].get(stamp)
+    if low is None or high is None or low > high:
+        return arm
+    low, high = low / MICROSECONDS_PER_MILLISECOND, high / MICROSECONDS_PER_MILLISECOND
+    slack = 1e-9 * max(abs(low), abs(high), 1.0) * n
+    if not n * low - slack <= arm["sum"] <= n * high + slack:
+        return arm
+    arm["sum"] = min(max(arm["sum"], n * low), n * high)
+    arm["min"], arm["max"] = low, high
+    values = [fields[suffix].get(stamp) for _, suffix in _PERCENTILES]
+    if all(v is not None for v in values):
+        ordered = sorted(
+            min(max(v / MICROSECONDS_PER_MILLISECOND, low), high) for v in values if v is not None
+        )
+        arm.update(zip((key for key, _ in _PERCENTILES), ordered, strict=True))
+    return arm
 
 
 def candidate_minutes(series: Mapping[str, Minutes]) -> list[datetime]:

@@ -144,6 +144,9 @@ class JudgeSettings:
     interval_seconds: int = 60  # how often the judge looks, >= 60 s (CloudWatch resolution)
     bake_time_seconds: int = 600  # least time a rollout bakes before it may promote, >= 60 s
     max_bake_time_seconds: int = 7200  # a rollout undecided by then is rolled back
+    # The canary's first seconds with traffic (cold start) are left out of the comparisons;
+    # limits still watch them. Rounded up to whole minutes, 0-3600 s.
+    warmup_seconds: int = 120
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -163,6 +166,7 @@ class JudgeSettings:
             86400,
             " s",
         )
+        check_range("warmup_seconds", self.warmup_seconds, 0, 3600, " s")
 
 
 # One Lambda sends the replay, one request after another: at 600 a minute each has 100 ms, about

@@ -14,6 +14,9 @@ dozen judge calls; results are cached. Calibrated against the simulator
 (guardrails.judge.simulation): tests/unit/rollout/test_timing.py checks the bound lies at or
 above the simulated p95 and within twice it; docs/architecture.md has the numbers.
 
+The judge compares nothing in the canary's warm-up (`judge.warmup_seconds`, in whole minutes
+as the reader sends it), so every time to a decision here counts it on top of the bound.
+
 The bound plans for the error-rate metrics (5xx and 4xx at `traffic.expected_error_rate`),
 which need the most requests at the default margins, and for labelled accuracy (at
 `traffic.expected_accuracy`, margin `judge.quality_margin`) where the replay publishes it (A/B);
@@ -32,6 +35,7 @@ from functools import lru_cache
 from statistics import NormalDist
 
 from guardrails.judge import evaluate
+from guardrails.rollout.metrics import PERIOD_SECONDS
 from guardrails.rollout.schedule import (
     METRICS_DELAY_SECONDS,
     STEPPED_STRATEGIES,
@@ -91,6 +95,11 @@ def publishes_accuracy(deployment: DeploymentSettings, traffic: TrafficSettings)
     return traffic.replays and deployment.kind == "ab"
 
 
+def warmup_seconds(judge: JudgeSettings) -> int:
+    """The canary's first seconds with traffic that the judge leaves out: whole minutes."""
+    return math.ceil(judge.warmup_seconds / PERIOD_SECONDS) * PERIOD_SECONDS
+
+
 @lru_cache(maxsize=1024)
 def decision_seconds(
     *,
@@ -103,7 +112,8 @@ def decision_seconds(
     metric: str = ERROR_RATE,
     metrics_judged: int = METRICS_JUDGED,
 ) -> int | None:
-    """Upper bound on the judge's p95 time to `outcome`, in seconds; None beyond max_seconds.
+    """Upper bound on the judge's p95 time to `outcome` on compared data (after warm-up), in
+    seconds; None beyond max_seconds.
 
     "promote": a model as good as the baseline; "rollback": one worse by the metric's margin.
     `metric` is ERROR_RATE (baseline rate `error_rate`) or LABELLED_ACCURACY (baseline accuracy
@@ -187,7 +197,8 @@ def _adverse_request(
 def promotion_seconds(
     deployment: DeploymentSettings, judge: JudgeSettings, traffic: TrafficSettings
 ) -> tuple[int | None, str]:
-    """The judge's p95 time to promote a model as good as the baseline, and the slowest metric.
+    """The judge's p95 time to promote a model as good as the baseline (warm-up included), and
+    the slowest metric.
 
     (None, metric) when it cannot within a day; (None, "") when the strategy is not timed or
     the traffic is unknown.
@@ -212,6 +223,7 @@ def promotion_seconds(
         )
         if seconds is None:
             return None, metric
+        seconds += warmup_seconds(judge)
         if slowest[0] is not None and seconds > slowest[0]:
             slowest = (seconds, metric)
     return slowest
@@ -301,10 +313,10 @@ def check_native_timing(
     """ConfigError when a canary or linear guardrail cannot wait for the judge at this traffic.
 
     The wait interval must leave the judge its p95 time to promote a model as good as the
-    baseline at the first step, plus CloudWatch's delay in showing a minute and the veto's
-    lead (schedule): otherwise good models are vetoed. The bake time must be at least the p95
-    time to roll back a model worse by the margin. Other strategies are not timed (see
-    docs/architecture.md).
+    baseline at the first step (after the canary's warm-up), plus CloudWatch's delay in
+    showing a minute and the veto's lead (schedule): otherwise good models are vetoed. The
+    bake time must be at least the p95 time to roll back a model worse by the margin. Other
+    strategies are not timed (see docs/architecture.md).
     """
     rate = traffic.planned_requests_per_minute
     percent = baking_percent(deployment)
@@ -312,13 +324,14 @@ def check_native_timing(
         return
 
     def time_to(outcome: str) -> int | None:
-        return decision_seconds(
+        seconds = decision_seconds(
             requests_per_minute=rate,
             canary_share=percent / 100,
             error_rate=traffic.expected_error_rate,
             judge=judge,
             outcome=outcome,
         )
+        return None if seconds is None else seconds + warmup_seconds(judge)
 
     where = _where(deployment, traffic)
     lead = veto_lead_seconds(judge) + METRICS_DELAY_SECONDS

@@ -215,3 +215,15 @@ def test_decisions_written_at_the_same_moment_are_all_kept(table, monkeypatch):
             table, deployment_id="d-1", decision=decision, reason="r", decided_by="judge"
         )
     assert len(records.list_decisions(table, "d-1")) == 3
+
+
+def test_decisions_are_listed_past_a_one_megabyte_page(table):
+    """Per-minute judge requests make decisions large: the listing pages through them all."""
+    for i in range(12):
+        records.add_decision(
+            table, deployment_id="d-1", decision="continue", reason=f"round {i}",
+            decided_by="judge", details={"request": "x" * 150_000},
+        )  # fmt: skip
+
+    assert len(records.list_decisions(table, "d-1", limit=100)) == 12
+    assert len(records.list_decisions(table, "d-1", limit=5)) == 5

@@ -106,7 +106,7 @@ def test_a_cloudwatch_export_is_judged_through_the_mapping():
          "Error: stdin: not valid JSON (line 1 column 14: Expecting value)"),
         (["-"], '{"metrics": [{"name": "e", "kind": "proportion", "margin": 0.01, '
                 '"canary": {"events": 9, "trials": 5}}]}',
-         "Error: metrics[0].canary.trials: must be >= events (9 > 5)"),
+         "Error: metrics[0].canary.trials: must be >= events (9 > 5) (metric 'e')"),
         (["-"], "[1, 2]", "Error: request: must be an object, got list"),
         (["--cloudwatch-export", "-", "--mapping", str(MAPPING)], '{"Messages": []}',
          "Error: export.MetricDataResults: missing (not a get-metric-data output)"),
@@ -120,23 +120,56 @@ def test_malformed_input_is_one_line_and_exit_2(args, stdin, error):
 
 # --------------------------------------------------------------------------- export -> request
 
+T1, T2, T3 = "2026-11-20T10:01:00+00:00", "2026-11-20T10:02:00+00:00", "2026-11-20T10:03:00Z"
 
-def test_counts_sum_every_period_and_subtract_the_new_fleet():
+
+def test_counts_are_per_period_and_subtract_the_new_fleet():
     request = build_request(load(EXPORT), load(MAPPING))
     error_rate = request["metrics"][0]
-    assert error_rate["canary"] == {"events": 29, "trials": 1250}
-    assert error_rate["baseline"] == {"events": 65 - 29, "trials": 12490 - 1250}
+    assert len(error_rate["minutes"]) == 5
+    # 10:01, the oldest period: aggregate 2492 requests and 11 errors, new fleet 249 and 5.
+    assert error_rate["minutes"][0] == {
+        "baseline": {"events": 6, "trials": 2243},
+        "canary": {"events": 5, "trials": 249},
+    }
+    assert sum(m["canary"]["trials"] for m in error_rate["minutes"]) == 1250
     assert {k: error_rate[k] for k in ("name", "kind", "margin", "limit")} == {
         "name": "error_rate", "kind": "proportion", "margin": 0.005, "limit": 0.01,
     }  # fmt: skip
     assert (request["alpha"], request["min_samples"]) == (0.05, 100)
 
 
-def test_means_are_weighted_by_samples_scaled_and_get_a_std_from_the_spread():
+def test_mean_periods_carry_count_sum_and_shape_scaled():
+    request = build_request(load(EXPORT), load(MAPPING))
+    first = request["metrics"][1]["minutes"][0]["canary"]  # 10:01
+    assert first == {
+        "count": 249, "sum": pytest.approx(249 * 44.2), "min": pytest.approx(2.48),
+        "max": pytest.approx(620.0), "p50": pytest.approx(26.8), "p90": pytest.approx(96.4),
+        "p99": pytest.approx(270.0),
+    }  # fmt: skip
+    assert "scale" not in request["metrics"][1]
+
+
+def test_a_sum_series_instead_of_averages():
     export = {
         "MetricDataResults": [
-            {"Id": "n", "Timestamps": ["t1", "t2", "t3"], "Values": [100, 300, 0]},
-            {"Id": "avg", "Timestamps": ["t3", "t2", "t1"], "Values": [999_000, 42_000, 40_000]},
+            {"Id": "n", "Timestamps": [T1, T2], "Values": [100, 300]},
+            {"Id": "s", "Timestamps": [T1, T2], "Values": [4000, 12600]},
+        ]
+    }
+    arm = {"samples": "n", "sum": "s"}
+    mapping = {"metrics": [{"name": "latency_ms", "kind": "mean", "margin": 5,
+                            "baseline": arm, "canary": arm}]}  # fmt: skip
+    minutes = build_request(export, mapping)["metrics"][0]["minutes"]
+    assert [m["canary"] for m in minutes] == [{"count": 100, "sum": 4000.0},
+                                              {"count": 300, "sum": 12600.0}]  # fmt: skip
+
+
+def test_a_fixed_std_makes_the_metric_cumulative_as_before():
+    export = {
+        "MetricDataResults": [
+            {"Id": "n", "Timestamps": [T1, T2, T3], "Values": [100, 300, 0]},
+            {"Id": "avg", "Timestamps": [T3, T2, T1], "Values": [999_000, 42_000, 40_000]},
         ]
     }
     arm = {"samples": "n", "average": "avg"}
@@ -149,27 +182,31 @@ def test_means_are_weighted_by_samples_scaled_and_get_a_std_from_the_spread():
     spread = (100 * (40 - mean) ** 2 + 300 * (42 - mean) ** 2) / (2 - 1)
     assert metric["baseline"]["std"] == pytest.approx(math.sqrt(spread))
     assert metric["canary"]["std"] == 7
-    assert "scale" not in metric
+    assert "minutes" not in metric
 
 
 def test_an_arm_without_samples_is_no_data_for_the_judge():
-    export = {"MetricDataResults": [{"Id": "n", "Timestamps": [], "Values": []},
-                                    {"Id": "avg", "Timestamps": [], "Values": []}]}  # fmt: skip
+    export = {
+        "MetricDataResults": [
+            {"Id": "n", "Timestamps": [T1], "Values": [0]},
+            {"Id": "avg", "Timestamps": [T1], "Values": [5.0]},
+        ]
+    }
     arm = {"samples": "n", "average": "avg"}
     mapping = {
         "metrics": [{"name": "m", "kind": "mean", "margin": 1, "baseline": arm, "canary": arm}]
     }
     request = build_request(export, mapping)
-    assert request["metrics"][0]["canary"] == {"n": 0}
+    assert request["metrics"][0]["minutes"] == [{"baseline": None, "canary": None}]
     assert evaluate(request)["decision"] == "continue"
 
 
 def test_paginated_exports_are_joined():
     pages = [
-        {"MetricDataResults": [{"Id": "e", "Timestamps": ["t1"], "Values": [1]},
-                               {"Id": "t", "Timestamps": ["t1"], "Values": [100]}]},
-        {"MetricDataResults": [{"Id": "e", "Timestamps": ["t2"], "Values": [2]},
-                               {"Id": "t", "Timestamps": ["t2"], "Values": [200]}]},
+        {"MetricDataResults": [{"Id": "e", "Timestamps": [T1], "Values": [1]},
+                               {"Id": "t", "Timestamps": [T1], "Values": [100]}]},
+        {"MetricDataResults": [{"Id": "e", "Timestamps": [T2], "Values": [2]},
+                               {"Id": "t", "Timestamps": [T2], "Values": [200]}]},
     ]  # fmt: skip
     arm = {"events": "e", "trials": "t"}
     mapping = {
@@ -177,7 +214,9 @@ def test_paginated_exports_are_joined():
             {"name": "m", "kind": "proportion", "margin": 0.01, "baseline": arm, "canary": arm}
         ]
     }
-    assert build_request(pages, mapping)["metrics"][0]["canary"] == {"events": 3, "trials": 300}
+    minutes = build_request(pages, mapping)["metrics"][0]["minutes"]
+    assert [m["canary"] for m in minutes] == [{"events": 1, "trials": 100},
+                                              {"events": 2, "trials": 200}]  # fmt: skip
 
 
 def _broken(path: str, value: object) -> dict:
@@ -205,12 +244,18 @@ def _broken(path: str, value: object) -> dict:
          "mapping.metrics[0].canary.trials: no series 'nope' in the export (Ids: all_5xx, "),
         ("metrics.0.canary.events", None, "mapping.metrics[0].canary.events: missing"),
         ("metrics.0.canary.events", "all_invocations",
-         "mapping.metrics[0].canary.events: 12490 is more than trials 1250"),
+         "mapping.metrics[0].canary.events: 2492 is more than trials 249 at "
+         "2026-11-20T10:01:00+00:00"),
         ("metrics.0.baseline.events", ["canary_5xx", "-all_5xx"],
-         "mapping.metrics[0].baseline.events: comes to -36, below 0"),
+         "mapping.metrics[0].baseline.events: comes to -6 at 2026-11-20T10:01:00+00:00, below 0"),
         ("metrics.0.scale", 2, "mapping.metrics[0].scale: only for means"),
         ("metrics.1.scale", 0, "mapping.metrics[1].scale: must be a number above 0 (got 0)"),
-        ("metrics.1.baseline.average", None, "mapping.metrics[1].baseline.average: missing"),
+        ("metrics.1.baseline.average", None,
+         "mapping.metrics[1].baseline.average: give average or sum"),
+        ("metrics.1.baseline.sum", "baseline_latency_avg",
+         "mapping.metrics[1].baseline.average: give average or sum (one of them)"),
+        ("metrics.1.baseline.max", None,
+         "mapping.metrics[1].baseline.max: give min and max together"),
         ("metrics.1.baseline.std", -1, "mapping.metrics[1].baseline.std: must be a number >= 0"),
         ("metrics.1.canary", "x", "mapping.metrics[1].canary: must be an object naming query Ids"),
     ],
@@ -226,12 +271,18 @@ def test_mapping_errors_name_the_field(path, value, error):
     [
         ({"MetricDataResults": [{"Timestamps": [], "Values": []}]},
          "export.MetricDataResults[0].Id: missing"),
-        ({"MetricDataResults": [{"Id": "a", "Timestamps": ["t"], "Values": []}]},
+        ({"MetricDataResults": [{"Id": "a", "Timestamps": [T1], "Values": []}]},
          "export.MetricDataResults[0]: 1 Timestamps but 0 Values"),
-        ({"MetricDataResults": [{"Id": "a", "Timestamps": ["t"], "Values": ["x"]}]},
+        ({"MetricDataResults": [{"Id": "a", "Timestamps": [T1], "Values": ["x"]}]},
          "export.MetricDataResults[0].Values[0]: not a number ('x')"),
-        ({"MetricDataResults": [{"Id": "a", "Timestamps": ["t"], "Values": [1.5]}]},
-         "mapping.metrics[0].baseline.events: 1.5 is not a whole count (use the Sum statistic)"),
+        ({"MetricDataResults": [{"Id": "a", "Timestamps": ["t"], "Values": [1]}]},
+         "export.MetricDataResults[0].Timestamps[0]: not an ISO 8601 time ('t')"),
+        ({"MetricDataResults": [{"Id": "a", "Timestamps": ["2026-11-20T10:01:00"], "Values": [1]}]},
+         "export.MetricDataResults[0].Timestamps[0]: needs a time zone, as CloudWatch gives "
+         "('2026-11-20T10:01:00')"),
+        ({"MetricDataResults": [{"Id": "a", "Timestamps": [T1], "Values": [1.5]}]},
+         "mapping.metrics[0].baseline.events: 1.5 at 2026-11-20T10:01:00+00:00 is not a whole "
+         "count (use the Sum statistic)"),
     ],
 )  # fmt: skip
 def test_export_errors_name_the_field(export, error):
@@ -246,12 +297,36 @@ def test_export_errors_name_the_field(export, error):
     assert str(raised.value) == error
 
 
-def test_one_period_is_not_enough_to_estimate_a_std():
-    export = {"MetricDataResults": [{"Id": "n", "Timestamps": ["t"], "Values": [10]},
-                                    {"Id": "avg", "Timestamps": ["t"], "Values": [3]}]}  # fmt: skip
+def test_one_period_is_not_enough_to_estimate_a_fixed_form_std():
+    export = {"MetricDataResults": [{"Id": "n", "Timestamps": [T1], "Values": [10]},
+                                    {"Id": "avg", "Timestamps": [T1], "Values": [3]}]}  # fmt: skip
     arm = {"samples": "n", "average": "avg"}
-    mapping = {
-        "metrics": [{"name": "m", "kind": "mean", "margin": 1, "baseline": arm, "canary": arm}]
-    }
+    mapping = {"metrics": [{"name": "m", "kind": "mean", "margin": 1,
+                            "baseline": arm, "canary": {**arm, "std": 1}}]}  # fmt: skip
     with pytest.raises(ExportError, match=r"^mapping.metrics\[0\].baseline.std: one period"):
         build_request(export, mapping)
+    # Per period, one period is no error: the judge waits for a spread.
+    mapping["metrics"][0]["canary"] = arm
+    response = evaluate(build_request(export, mapping))
+    assert response["decision"] == "continue"
+    assert "no spread yet" in response["metrics"][0]["reason"]
+
+
+def test_a_malformed_per_period_request_is_one_line_and_exit_2():
+    export = {"MetricDataResults": [{"Id": "n", "Timestamps": [T1], "Values": [10]},
+                                    {"Id": "avg", "Timestamps": [T1], "Values": [3]},
+                                    {"Id": "lo", "Timestamps": [T1], "Values": [5]},
+                                    {"Id": "hi", "Timestamps": [T1], "Values": [4]}]}  # fmt: skip
+    arm = {"samples": "n", "average": "avg", "min": "lo", "max": "hi"}
+    mapping = {"metrics": [{"name": "m", "kind": "mean", "margin": 1,
+                            "baseline": arm, "canary": arm}]}  # fmt: skip
+    with CliRunner().isolated_filesystem():
+        Path("export.json").write_text(json.dumps(export))
+        Path("mapping.json").write_text(json.dumps(mapping))
+        result = CliRunner().invoke(
+            cli, ["judge", "--cloudwatch-export", "export.json", "--mapping", "mapping.json"]
+        )
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "Error: metrics[0].minutes[0].baseline.min: must be <= max (5 > 4) (metric 'm')"
+    )

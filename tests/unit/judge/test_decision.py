@@ -12,7 +12,15 @@ from typing import Any
 import pytest
 
 from guardrails.judge import evaluate
-from tests.unit.judge.builders import ISSUE_REQUEST, decide, mean, prop, with_metric
+from tests.unit.judge.builders import (
+    ISSUE_REQUEST,
+    decide,
+    mean,
+    mean_minutes,
+    prop,
+    prop_minutes,
+    with_metric,
+)
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "judge.md"
 
@@ -52,12 +60,19 @@ def test_gross_failure_rolls_back_at_first_look_after_min_samples() -> None:
     assert "min_samples" in evaluate({"metrics": [prop(19, 1900, 20, 99)]})["reason"]
 
 
-def test_limit_breach_alone_rolls_back() -> None:
-    # Canary equals the baseline, but both sit well above the absolute ceiling.
-    res = evaluate({"metrics": [prop(1000, 10000, 200, 2000, limit=0.05)]})
+def test_a_breach_the_baseline_does_not_share_rolls_back() -> None:
+    # The canary is beyond the ceiling, the baseline well within it.
+    res = evaluate({"metrics": [prop(50, 10000, 200, 2000, limit=0.05, margin=0.1)]})
     assert res["decision"] == "rollback"
-    assert "limit" in res["reason"] and "regression" not in res["reason"]
+    assert "above limit 0.05 where the baseline is not" in res["reason"]
     assert res["metrics"][0]["limit_p_value"] < 0.005
+
+
+def test_a_breach_the_baseline_shares_is_not_the_canarys_fault() -> None:
+    # Both fleets sit well above the ceiling (a shared outage): no rollback.
+    res = evaluate({"metrics": [prop(1000, 10000, 200, 2000, limit=0.05)]})
+    assert res["decision"] != "rollback"
+    assert res["metrics"][0]["limit_p_value"] > 0.1
 
 
 def test_floor_limit_for_accuracy() -> None:
@@ -83,9 +98,15 @@ def test_promote_when_equal_and_enough_data() -> None:
 
 
 def test_promote_blocked_by_point_estimate_above_limit() -> None:
-    res = evaluate({"metrics": [prop(400, 40000, 50, 5000, limit=0.0099)]})
+    # Non-inferior (0.12 pp worse, margin 0.5 pp), but 1.12% is beyond a 1.05% ceiling by
+    # more than its standard error (0.047 pp), where the baseline (1.0%) is within it.
+    res = evaluate({"metrics": [prop(4000, 400000, 560, 50000, limit=0.0105)]})
     assert res["decision"] == "continue"
-    assert "limit" in res["metrics"][0]["reason"]
+    assert "limit 0.0105 by more than its standard error" in res["metrics"][0]["reason"]
+    # On the limit, like its baseline, the canary is not held back for ever ...
+    assert decide(prop(4000, 400000, 505, 50000, limit=0.01)) == "promote"
+    # ... nor when the baseline is beyond it too.
+    assert decide(prop(4000, 400000, 560, 50000, limit=0.0095)) == "promote"
 
 
 def test_one_unpromotable_metric_blocks_promotion() -> None:
@@ -170,9 +191,22 @@ def test_documented_schemas_accept_requests_and_responses() -> None:
     jsonschema = pytest.importorskip("jsonschema")
     schemas = _schemas()
     req_schema, resp_schema = schemas["JudgeRequest"], schemas["JudgeResponse"]
-    jsonschema.validate(ISSUE_REQUEST, req_schema)
-    for req in (ISSUE_REQUEST, {}, {"metrics": [prop(1, 100, 0, 0)]}):
+    per_minute = {
+        "warmup_minutes": 1,
+        "metrics": [
+            prop_minutes((9, 900, 1, 100), (8, 880, 0, 120), limit=0.01),
+            mean_minutes((900, 50.0, 100, 51.0), (880, 49.0, 120, 52.0), limit=500),
+        ],
+    }
+    per_minute["metrics"][0]["minutes"].append({"baseline": None, "canary": {}})
+    for req in (ISSUE_REQUEST, {}, {"metrics": [prop(1, 100, 0, 0)]}, per_minute):
+        jsonschema.validate(req, req_schema)
         jsonschema.validate(evaluate(req), resp_schema)
-    bad = with_metric(0, canary__trials=-1)
-    with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(bad, req_schema)
+    for bad in (
+        with_metric(0, canary__trials=-1),
+        {**ISSUE_REQUEST, "alpah": 0.001},
+        {"metrics": [{**per_minute["metrics"][0], "baseline": {"events": 1, "trials": 2}}]},
+        {"metrics": [{**per_minute["metrics"][1], "minutes": [{"canary": {"p95": 2}}]}]},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, req_schema)

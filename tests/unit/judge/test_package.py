@@ -13,7 +13,7 @@ import guardrails.judge
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = Path(guardrails.__file__).parent
 # What infra/lambda_code.py leaves out of the Lambda package.
-NOT_SHIPPED = {"cli", "__main__.py", "simulation.py"}
+NOT_SHIPPED = {"cli", "__main__.py", "simulation.py", "cloudwatch_simulation.py"}
 
 
 def test_the_public_api_is_importable_from_the_package() -> None:
@@ -68,4 +68,6 @@ def test_no_module_the_lambda_ships_imports_the_simulator_or_the_cli() -> None:
     loaded = set(json.loads(result.stdout))
     assert "guardrails.judge.decision" in loaded
     assert "guardrails.judge.simulation" not in loaded
+    assert "guardrails.judge.cloudwatch_simulation" not in loaded
+    assert "numpy" not in loaded  # a development dependency only
     assert not any(name.startswith("guardrails.cli") for name in loaded)

@@ -66,7 +66,8 @@ def test_an_empty_mean_arm_needs_no_mean_or_std() -> None:
         (with_metric(1, canary__events=3), r"^metrics\[1\]\.canary\.events: unknown field"),
         (
             with_metric(0, canary__events=9, canary__trials=5),
-            r"^metrics\[0\]\.canary\.trials: must be >= events \(9 > 5\)$",
+            r"^metrics\[0\]\.canary\.trials: must be >= events \(9 > 5\) "
+            r"\(metric 'error_rate'\)$",
         ),
         (with_metric(0, baseline__events=-1), r"^metrics\[0\]\.baseline\.events: must be >= 0"),
         (
@@ -108,9 +109,10 @@ def test_judge_input_error_is_a_value_error() -> None:
     assert issubclass(JudgeInputError, ValueError)
 
 
-def test_unknown_top_level_fields_are_ignored() -> None:
-    req = {**ISSUE_REQUEST, "deployment_id": "abc"}
-    assert evaluate(req)["decision"] == evaluate(ISSUE_REQUEST)["decision"]
+def test_a_typo_at_the_top_level_is_an_error_not_the_default() -> None:
+    # "alpah" used to be ignored silently: the judge then ran at 0.05.
+    with pytest.raises(JudgeInputError, match=r"^alpah: unknown field \(allowed: alpha, "):
+        evaluate({**ISSUE_REQUEST, "alpah": 0.001})
 
 
 def test_defaults() -> None:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from guardrails.judge import evaluate
 from guardrails.judge.request import parse_request
-from guardrails.judge.sequential import mean_tests, proportion_tests
+from guardrails.judge.sequential import layout, mean_tests, proportion_tests
 from tests.unit.judge.builders import decide, mean, prop
 
 RANK = {"promote": 0, "continue": 1, "rollback": 2}
@@ -123,7 +123,7 @@ def mean_metric(draw: st.DrawFn) -> dict[str, Any]:
 def test_mean_bounds_invert_the_tests(metric: dict[str, Any]) -> None:
     parsed = parse_request({"metrics": [metric]}).metrics[0]
     a_reg, a_prom = 0.01, 0.05
-    t = mean_tests(parsed, a_reg, a_prom)
+    t = mean_tests(parsed, layout(parsed, 0), a_reg, a_prom)
     sign = 1 if parsed.higher_is_worse else -1
     assert t.d_harm == pytest.approx(sign * (parsed.canary.value - parsed.baseline.value))
     lo, hi = t.ci_harm
@@ -139,7 +139,8 @@ def test_mean_bounds_invert_the_tests(metric: dict[str, Any]) -> None:
 def test_proportion_tests_see_harm_in_the_rarer_outcome() -> None:
     # Accuracy 95% -> 85%: fewer correct answers is harmful when higher is not worse.
     metric = prop(18050, 19000, 850, 1000, margin=0.02, higher_is_worse=False)
-    t = proportion_tests(parse_request({"metrics": [metric]}).metrics[0], 0.025, 0.05)
+    parsed = parse_request({"metrics": [metric]}).metrics[0]
+    t = proportion_tests(parsed, layout(parsed, 0), 0.025, 0.05)
     assert t.estimate == pytest.approx(0.85 - 0.95)
     assert t.d_harm == pytest.approx(0.10)
     assert t.ci_harm[0] > 0 and t.log_lr_reg > math.log(1 / 0.025)

@@ -352,6 +352,8 @@ def make_world(
     )
 
     def make_api_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "GetMetricData":
+            return _without_percentiles(client, params)
         if operation != "UpdateEndpoint":
             return _ORIGINAL_CALL(client, operation, params)
         shape = client.meta.service_model.operation_model(operation).input_shape
@@ -362,6 +364,17 @@ def make_world(
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", make_api_call)
     return world
+
+
+def _without_percentiles(client: Any, params: dict[str, Any]) -> Any:
+    """GetMetricData as CloudWatch answers it for statistic sets: no percentiles (moto raises)."""
+    queries = params["MetricDataQueries"]
+    percentile = [q for q in queries if q.get("MetricStat", {}).get("Stat", "")[:1] == "p"]
+    rest = [q for q in queries if q not in percentile]
+    response = _ORIGINAL_CALL(client, "GetMetricData", {**params, "MetricDataQueries": rest})
+    empty = {"Timestamps": [], "Values": [], "StatusCode": "Complete"}
+    response["MetricDataResults"] += [{"Id": q["Id"], **empty} for q in percentile]
+    return response
 
 
 def shipped_world(

@@ -104,8 +104,9 @@ def test_a_first_deploy_is_judged_on_limits_only(aws, monkeypatch):
     )
     # No baseline is ever recorded: the numbers are the new model's alone.
     request = rounds[-1]["details"]["request"]
-    assert all(metric["baseline"] is None for metric in request["metrics"])
-    assert request["metrics"][0]["canary"]["trials"] > 0
+    minutes = [minute for metric in request["metrics"] for minute in metric["minutes"]]
+    assert minutes and all(minute["baseline"] is None for minute in minutes)
+    assert sum(m["canary"]["trials"] for m in request["metrics"][0]["minutes"] if m["canary"]) > 0
 
 
 def test_a_first_deploy_without_traffic_promotes_after_the_bake_time(aws, monkeypatch):

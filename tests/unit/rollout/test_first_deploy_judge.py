@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from guardrails.rollout.first_deploy import limits_verdict, without_baseline
 from guardrails.rollout.settings import JudgeSettings
+from tests.unit.judge.builders import mean_minutes, prop_minutes
 
 LIMITS = JudgeSettings()
 
@@ -56,3 +57,29 @@ def test_a_rate_just_above_the_limit_on_few_requests_is_not_enough():
 
 def test_the_recorded_request_has_no_baseline():
     assert all(m["baseline"] is None for m in request(2, 2000)["metrics"])
+
+
+def per_minute(errors: int, trials: int, latency_ms: float, minutes: int = 5) -> dict:
+    """The reader's per-minute form of one new fleet: lognormal latency minutes, no baseline."""
+    return without_baseline(
+        {
+            "alpha": LIMITS.alpha,
+            "min_samples": LIMITS.min_samples,
+            "metrics": [
+                prop_minutes(*[(0, trials, errors, trials)] * minutes,
+                             name="error_rate_5xx", limit=LIMITS.max_error_rate),
+                mean_minutes(*[(trials, latency_ms, trials, latency_ms)] * minutes,
+                             name="model_latency_ms", limit=LIMITS.max_latency_ms),
+            ],
+        }
+    )  # fmt: skip
+
+
+def test_the_per_minute_form_is_judged_on_the_canary_alone():
+    healthy = per_minute(1, 500, 40.0)
+    assert all(m["baseline"] is None for metric in healthy["metrics"] for m in metric["minutes"])
+    assert limits_verdict(healthy)["decision"] == "promote"
+    failing = limits_verdict(per_minute(100, 500, 40.0))
+    assert failing["decision"] == "rollback" and "error_rate_5xx" in failing["reason"]
+    slow = limits_verdict(per_minute(0, 500, 2000.0))
+    assert slow["decision"] == "rollback" and "model_latency_ms" in slow["reason"]

@@ -52,8 +52,19 @@ def judge_rounds(world: World) -> list[dict]:
 
 
 def metric(round_: dict, name: str) -> dict | None:
+    """A recorded proportion metric with each arm's events and trials summed over its minutes."""
     metrics = round_["details"]["request"]["metrics"]
-    return next((m for m in metrics if m["name"] == name), None)
+    found = next((m for m in metrics if m["name"] == name), None)
+    if found is None:
+        return None
+    arms = {arm: [m[arm] for m in found["minutes"] if m[arm]] for arm in ("baseline", "canary")}
+    return {
+        **found,
+        **{
+            arm: {key: sum(a[key] for a in given) for key in ("events", "trials")}
+            for arm, given in arms.items()
+        },
+    }
 
 
 def test_staging_replays_120_a_minute_and_nothing_else_reaches_the_endpoint():

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from guardrails import records
+from guardrails.judge import evaluate
 from guardrails.rollout import ending, steps
 from guardrails.rollout.context import LockLost
 from guardrails.rollout.metrics import VERDICT_METRIC, VERDICT_NAMESPACE
@@ -82,10 +83,10 @@ def test_a_regression_is_rolled_back_to_the_recorded_config(aws, monkeypatch):
     assert (record.status, record.previous_endpoint_config) == ("ROLLED_BACK", LIVE_CONFIG)
     assert records.current_lock(world.table, ENDPOINT) is None
     judged = [d for d in records.list_decisions(world.table, "d-1") if d["decided_by"] == "judge"]
-    assert judged[0]["details"]["request"]["metrics"][0]["canary"] == {
-        "events": 50,
-        "trials": 500,
-    }
+    stored = judged[0]["details"]["request"]  # per minute: the record replays the verdict
+    canary = [m["canary"] for m in stored["metrics"][0]["minutes"]]
+    assert canary == [{"events": 10, "trials": 100}] * 5
+    assert evaluate(stored) == judged[0]["details"]["response"]
     started, rolled_back = world.messages()
     assert started["facts"]["kind"] == "started"
     assert rolled_back["subject"] == "[Guardrails test] Rollout rolled back: guardrails-test"

@@ -103,12 +103,31 @@ def test_a_short_wait_interval_is_refused_with_the_minutes_needed():
     with pytest.raises(ConfigError) as refused:
         check(DeploymentSettings(**LINEAR, wait_interval_seconds=300))
     assert refused.value.field == "deployment.wait_interval_seconds"
-    needed = bound(1500, 0.25, timing.PROMOTE) + 60 + 120 + 180
+    needed = bound(1500, 0.25, timing.PROMOTE) + 120 + 60 + 120 + 180  # warm-up, then lead
     assert refused.value.rule == (
         f"5.0 min is shorter than the {needed / 60:.1f} min the judge needs at 1500 requests "
         "per minute and the 25% linear step to promote a model as good as the baseline (p95, "
         f"with 360 s for CloudWatch and to stop SageMaker); set at least {needed} s"
     )
+
+
+@pytest.mark.parametrize(("warmup", "counted"), [(0, 0), (90, 120), (180, 180)])
+def test_the_canary_warm_up_adds_its_whole_minutes_to_the_time_to_decide(warmup, counted):
+    """The judge compares nothing in the warm-up: every time to a decision starts after it."""
+    judge = JudgeSettings(warmup_seconds=warmup)
+    traffic = TrafficSettings(expected_requests_per_minute=1500)
+    promote, _ = timing.promotion_seconds(DeploymentSettings(**LINEAR), judge, traffic)
+    assert promote == bound(1500, 0.25, timing.PROMOTE) + counted
+
+
+def test_an_interval_long_enough_only_without_the_warm_up_is_refused():
+    deployment = DeploymentSettings(**LINEAR, wait_interval_seconds=900)
+    check(deployment, JudgeSettings(bake_time_seconds=1800, warmup_seconds=0))
+    with pytest.raises(ConfigError) as refused:
+        check(deployment, JudgeSettings(bake_time_seconds=1800, warmup_seconds=600))
+    assert refused.value.field == "deployment.wait_interval_seconds"
+    needed = bound(1500, 0.25, timing.PROMOTE) + 600 + 360
+    assert f"set at least {needed} s" in refused.value.rule
 
 
 def test_too_little_traffic_for_any_interval_names_ab():
