@@ -12,7 +12,7 @@ from typing import Any, TypeVar, cast
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-NAMESPACE = "Guardrails"
+from guardrails.namespace import NAMESPACE
 
 logger = Logger()
 tracer = Tracer()

@@ -182,3 +182,35 @@ def test_the_fresh_venv_has_no_checkout_packages_and_no_undeclared_ones(installe
         cwd=tmp_path, env=_clean_env(tmp_path),
     )  # fmt: skip
     assert where.startswith(str(installed.parent))  # the wheel's copy, not the checkout's
+
+
+def _requirement_names(path: Path) -> set[str]:
+    lines = path.read_text().splitlines()
+    return {
+        canonicalize_name(Requirement(line).name)
+        for line in (line.split("#", 1)[0].strip() for line in lines)
+        if line
+    }
+
+
+# What only the Lambdas bundle (the rest of requirements-lambda.txt comes with the CDK too).
+LAMBDA_ONLY = {"aws-lambda-powertools": "aws_lambda_powertools", "aws-xray-sdk": "aws_xray_sdk"}
+
+
+def test_synth_and_the_cli_import_only_what_make_synth_installs():
+    """`make synth` installs requirements.txt only: the app and the CLI must not import a
+    package that only the Lambdas (requirements-lambda.txt) or the tests have."""
+    runtime = _requirement_names(ROOT / "requirements.txt")
+    assert set(LAMBDA_ONLY) <= _requirement_names(ROOT / "requirements-lambda.txt") - runtime
+    script = (
+        "import importlib, pkgutil, sys\n"
+        f"for name in {sorted(LAMBDA_ONLY.values())!r}:\n"
+        "    sys.modules[name] = None  # importing it raises ImportError\n"
+        "import app, stacks.pipeline_stack, guardrails.cli as cli\n"
+        "for module in pkgutil.walk_packages(cli.__path__, 'guardrails.cli.'):\n"
+        "    importlib.import_module(module.name)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr.strip().splitlines()[-1:]

@@ -23,6 +23,13 @@ from botocore.exceptions import ClientError
 
 from guardrails import records
 from guardrails.endpoint import reconcile
+from guardrails.endpoint.settings import (
+    ENDPOINT_NAME_PROPERTY,
+    ENDPOINT_SETTINGS_PROPERTY,
+    PRODUCTION_PROPERTY,
+    SERVING_MODEL_PROPERTY,
+    STATE_MACHINE_ARN,
+)
 from guardrails.notifications import DEPLOY_LEFT, RolloutEvent
 from guardrails.observability import count, instrumented, logger
 from guardrails.rollout.context import to_iso, utc_now
@@ -42,13 +49,6 @@ from guardrails.services.sagemaker import SageMakerSeam
 from guardrails.services.sns import Notifier
 from guardrails.services.stepfunctions import StepFunctionsSeam
 from guardrails.validation import ConfigError, env_text, from_mapping, json_document
-
-STATE_MACHINE_ARN = "STATE_MACHINE_ARN"  # the environment's rollout state machine
-# Resource properties CDK sets (infra/environment/endpoint_reconciler.py).
-ENDPOINT_NAME_PROPERTY = "EndpointName"
-PRODUCTION_PROPERTY = "Production"  # "true" or "false"
-SERVING_MODEL_PROPERTY = "ServingModel"  # the parameter's JSON, resolved by CloudFormation
-ENDPOINT_SETTINGS_PROPERTY = "EndpointSettings"  # EndpointSettings as JSON
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,9 +16,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent, EventBridgeEvent
 
 from guardrails.arns import parse_model_package_arn
-from guardrails.release.rules import PackageChange
+from guardrails.release.rules import DETAIL_TYPE, PackageChange
 
-DETAIL_TYPE = "SageMaker Model Package State Change"
 _PARAMETER_LIMIT = 300
 _EXECUTION_ARN = re.compile(r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[\w-]+:[\w-]+$")
 

@@ -41,6 +41,9 @@ PIPELINE_APPROVAL_PREFIX = "Approved in pipeline "
 APPROVED, REJECTED, PENDING = "Approved", "Rejected", "PendingManualApproval"
 _DESCRIPTION_LIMIT = 1024  # ApprovalDescription's maximum length
 
+# The EventBridge detail-type of a model package approval or rejection.
+DETAIL_TYPE = "SageMaker Model Package State Change"
+
 
 class ApprovalRefused(ValueError):
     """The package must not be approved; the message tells the pipeline why."""

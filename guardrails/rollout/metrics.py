@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from guardrails.namespace import NAMESPACE
 from guardrails.rollout.settings import JudgeSettings
 
 # The judge's verdict, published every round; the VerdictAlarm rolls SageMaker's update back.
-VERDICT_NAMESPACE = "Guardrails"
+VERDICT_NAMESPACE = NAMESPACE
 VERDICT_METRIC = "JudgeVerdict"
 VERDICT_ROLLBACK = 1  # published when the judge decides rollback
 VERDICT_OK = 0  # published on continue and promote

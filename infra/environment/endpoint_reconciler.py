@@ -21,8 +21,8 @@ import aws_cdk.aws_sns as sns
 import aws_cdk.custom_resources as custom_resources
 from constructs import Construct
 
-from guardrails.endpoint import handler as reconciler
-from guardrails.observability import NAMESPACE
+from guardrails.endpoint import settings as reconciler
+from guardrails.namespace import NAMESPACE
 from guardrails.rollout import settings as rollout_settings
 from infra import lambda_code
 from infra.config import EndpointSettings

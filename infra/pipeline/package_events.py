@@ -11,7 +11,6 @@ import aws_cdk.aws_iam as iam
 from constructs import Construct
 
 from guardrails.release import rules, settings
-from guardrails.release.events import DETAIL_TYPE
 from infra.dead_letters import DeadLetterQueue
 from infra.environment.identities import sagemaker_arn
 from infra.lambda_function import GuardrailsFunction
@@ -109,7 +108,7 @@ class PackageStateEvents(Construct):
             description=f"Approvals and rejections of packages in {group_name}",
             event_pattern=events.EventPattern(
                 source=["aws.sagemaker"],
-                detail_type=[DETAIL_TYPE],
+                detail_type=[rules.DETAIL_TYPE],
                 detail={
                     "ModelPackageGroupName": [group_name],
                     "ModelApprovalStatus": [rules.APPROVED, rules.REJECTED],

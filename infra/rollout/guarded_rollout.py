@@ -10,7 +10,7 @@ import aws_cdk.aws_events as events
 import aws_cdk.aws_events_targets as targets
 from constructs import Construct
 
-from guardrails.observability import NAMESPACE
+from guardrails.namespace import NAMESPACE
 from guardrails.rollout import settings as rollout_settings
 from guardrails.rollout.state import ENDED_EXECUTIONS
 from infra.config import EnvironmentConfig

@@ -7,7 +7,7 @@ import json
 import pytest
 from aws_cdk.assertions import Capture, Match, Template
 
-from guardrails.endpoint import handler as reconciler
+from guardrails.endpoint import settings as reconciler
 from guardrails.rollout.serving import serving_model_parameter_name
 from tests.infra.conftest import ENVIRONMENTS, actions_of, explicit_config, role_statements
 
