@@ -19,12 +19,10 @@ from guardrails.cli.planning import (
     fixed_horizon,
     judge_scenario,
     mean_metric,
-    planned_rps,
+    planned_traffic,
     rate_metric,
-    split_traffic,
-    strategy_traffic,
 )
-from guardrails.config import DeploymentSettings, EnvironmentConfig, JudgeSettings
+from guardrails.config import EnvironmentConfig, JudgeSettings
 from guardrails.judge.simulation import Summary, simulate
 
 
@@ -93,7 +91,7 @@ def plan(
     env = load_environment(ctx.obj.config_path, env_name) if env_name else None
     try:
         metric = _metric(env, baseline_rate, baseline_mean, baseline_std, margin)
-        traffic = _traffic(env, rps, canary_share)
+        traffic = planned_traffic(env, rps, canary_share)
         judge = _judge_settings(env, alpha)
         fixed = fixed_horizon(metric, traffic, alpha=judge.alpha, power=power)
     except PlanError as error:
@@ -153,28 +151,6 @@ def _metric(
         return rate_metric(rate, margin)
     assert mean is not None and std is not None
     return mean_metric(mean, std, margin)
-
-
-def _traffic(env: EnvironmentConfig | None, rps: float | None, share: float | None) -> Traffic:
-    replayed = 0.0
-    if rps is None:
-        if env is None:
-            raise PlanError("--rps: required (requests per second), or give --env")
-        rps, replayed = planned_rps(env)
-    if share is not None:
-        traffic = split_traffic(rps, share)
-    elif env is not None:
-        traffic = strategy_traffic(env, rps)
-    else:
-        traffic = split_traffic(rps, DeploymentSettings().canary_percent)
-    if not replayed:
-        return traffic
-    return replace(
-        traffic,
-        replayed_rps=replayed,
-        description=f"{traffic.description}; {render.number(replayed)} req/s of it replayed "
-        "test data",
-    )
 
 
 def _judge_settings(env: EnvironmentConfig | None, alpha: float | None) -> JudgeSettings:

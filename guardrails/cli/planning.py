@@ -7,9 +7,10 @@ two-sided); the sequential ones come from simulating the real judge (`guardrails
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from guardrails import stats
+from guardrails.cli import render
 from guardrails.config import DeploymentSettings, EnvironmentConfig, JudgeSettings
 from guardrails.judge.simulation import Kind, Scenario, Summary
 from guardrails.rollout.timing import baking_percent
@@ -149,6 +150,32 @@ def planned_rps(env: EnvironmentConfig) -> tuple[float, float]:
             "give the requests per second to plan for"
         )
     return real_rps + replayed, replayed
+
+
+def planned_traffic(
+    env: EnvironmentConfig | None, rps: float | None, share: float | None
+) -> Traffic:
+    """The split plan and simulate judge at: `rps` (else what `env` plans for, replay
+    included), at `share` percent (else the strategy's, else the default canary's)."""
+    replayed = 0.0
+    if rps is None:
+        if env is None:
+            raise PlanError("--rps: required (requests per second), or give --env")
+        rps, replayed = planned_rps(env)
+    if share is not None:
+        traffic = split_traffic(rps, share)
+    elif env is not None:
+        traffic = strategy_traffic(env, rps)
+    else:
+        traffic = split_traffic(rps, DeploymentSettings().canary_percent)
+    if not replayed:
+        return traffic
+    return replace(
+        traffic,
+        replayed_rps=replayed,
+        description=f"{traffic.description}; {render.number(replayed)} req/s of it replayed "
+        "test data",
+    )
 
 
 def fixed_horizon(

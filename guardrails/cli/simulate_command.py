@@ -15,10 +15,8 @@ from guardrails.cli.output import json_option, print_json
 from guardrails.cli.planning import (
     PlanError,
     judge_scenario,
-    planned_rps,
+    planned_traffic,
     rate_metric,
-    split_traffic,
-    strategy_traffic,
 )
 from guardrails.judge.simulation import Outcome, Summary, outcomes, summarize
 
@@ -79,12 +77,7 @@ def simulate(
         multiples = _effects(effects)
         rate = baseline_rate if baseline_rate is not None else judge.max_error_rate / 2
         metric = rate_metric(rate, judge.error_rate_margin)
-        total_rps, replayed_rps = (rps, 0.0) if rps is not None else planned_rps(env)
-        traffic = (
-            split_traffic(total_rps, canary_share)
-            if canary_share is not None
-            else strategy_traffic(env, total_rps)
-        )
+        traffic = planned_traffic(env, rps, canary_share)
         if rate + max(multiples) * metric.margin >= 1:
             raise PlanError("--effects: the largest regression takes the error rate to 1 or above")
     except PlanError as error:
@@ -134,8 +127,8 @@ def simulate(
                 "margin": metric.margin,
                 "judge": asdict(judge),
                 "traffic": {
-                    "rps": total_rps,
-                    "replayed_rps": replayed_rps,
+                    "rps": traffic.canary_rps + traffic.baseline_rps,
+                    "replayed_rps": traffic.replayed_rps,
                     "canary_rps": traffic.canary_rps,
                     "baseline_rps": traffic.baseline_rps,
                     "description": traffic.description,
@@ -175,7 +168,7 @@ def simulate(
     click.echo(
         f"Guardrail of {env.name}: error rate {rate:g} baseline, margin {metric.margin:g}, "
         f"alpha {judge.alpha:g}, min_samples {judge.min_samples}\n"
-        f"Traffic {render.number(total_rps)} req/s{_replayed(replayed_rps)}, "
+        f"Traffic {render.number(traffic.canary_rps + traffic.baseline_rps)} req/s, "
         f"{traffic.description}: "
         f"{scenario.canary_per_look:,} canary and {scenario.baseline_per_look:,} baseline "
         f"requests per {judge.interval_seconds} s look; undecided after "
@@ -208,8 +201,3 @@ def _effects(text: str) -> list[float]:
         raise PlanError(f"--effects: comma-separated numbers >= 0, e.g. {DEFAULT_EFFECTS}")
     return sorted(set(values))
 
-
-def _replayed(replayed_rps: float) -> str:
-    if replayed_rps <= 0:
-        return ""
-    return f" ({render.number(replayed_rps)} req/s of it replayed test data)"

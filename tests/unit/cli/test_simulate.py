@@ -124,7 +124,7 @@ def test_an_env_is_simulated_at_its_real_traffic_plus_what_it_replays(tmp_path):
     result = CliRunner().invoke(cli, ["--config", str(path), "simulate", *args])
     assert result.exit_code == 0, result.output
     assert (
-        "Traffic 2 req/s (2 req/s of it replayed test data), ab at 50%: 60 canary and 60 "
+        "Traffic 2 req/s, ab at 50%; 2 req/s of it replayed test data: 60 canary and 60 "
         "baseline requests per 60 s look"
     ) in result.stdout
     report = json.loads(
