@@ -12,7 +12,6 @@ from infra.config import (
     ConfigError,
     EnvironmentConfig,
     PipelineSettings,
-    prod_approval_boundary,
 )
 from infra.dead_letters import FunctionErrorAlarms
 from infra.encrypted_logs import EncryptedLogs
@@ -46,6 +45,8 @@ class PipelineStack(cdk.Stack):
 
     It lives in the host environment (the tooling account); deploy environments may be other
     accounts, reached by derived names only (no CloudFormation export crosses accounts).
+    `prod_approval`: the (evidence, approved) environments of the approval before prod, as
+    `AppConfig.prod_approval` gives them (the rollout stacks' trust reads the same), or None.
     """
 
     def __init__(
@@ -57,6 +58,7 @@ class PipelineStack(cdk.Stack):
         host: EnvironmentConfig,
         host_stateful: StatefulStack,
         deploy_environments: Sequence[EnvironmentConfig],
+        prod_approval: tuple[EnvironmentConfig, EnvironmentConfig] | None = None,
         connection_arn: str | None = None,
         **kwargs,
     ) -> None:
@@ -97,11 +99,10 @@ class PipelineStack(cdk.Stack):
         approval = ApprovalStep(
             self, "Approval", approver_emails=settings.approver_emails, host=shared
         )
-        prod_approval = None
-        boundary = prod_approval_boundary(deploy_environments)
-        if settings.approve_before_prod and boundary:
-            source, approves = (targets[deploy_environments.index(env)] for env in boundary)
-            prod_approval = EvidenceStep(
+        evidence = None
+        if prod_approval is not None:
+            source, approves = (targets[deploy_environments.index(env)] for env in prod_approval)
+            evidence = EvidenceStep(
                 self,
                 "ProdApprovalEvidence",
                 source=source,
@@ -125,7 +126,7 @@ class PipelineStack(cdk.Stack):
             deploy_environments=targets,
             artifact_bucket=host_stateful.pipeline_artifacts,
             on_call=host_stateful.topic,
-            prod_approval=prod_approval,
+            prod_approval=evidence,
         )
         package_events = PackageStateEvents(
             self,
@@ -146,11 +147,11 @@ class PipelineStack(cdk.Stack):
                 "the package-state dead-letter queue",
             ),
         }
-        if prod_approval:
+        if evidence:
             alarmed["ProdApprovalEvidence"] = (
-                prod_approval.function,
-                f"the {prod_approval.source.config.name} evidence was not sent; the approval "
-                f"before {prod_approval.approves.config.name} failed and it was not touched",
+                evidence.function,
+                f"the {evidence.source.config.name} evidence was not sent; the approval "
+                f"before {evidence.approves.config.name} failed and it was not touched",
             )
         FunctionErrorAlarms(
             self,
@@ -199,6 +200,7 @@ def build_pipeline(
         host=host,
         host_stateful=host_stateful,
         deploy_environments=[config.environment(name) for name in settings.deploy_environments],
+        prod_approval=config.prod_approval(),
         connection_arn=connection_arn if settings.source == "codeconnections" else None,
         env=aws_environment(host),
         description="Guardrails: model pipeline from git push to guarded rollouts",
