@@ -39,6 +39,27 @@ def page_on_call(
     return alarm
 
 
+def page_on_function_errors(
+    scope: Construct,
+    *,
+    subject: str,
+    functions: Mapping[str, tuple[lambda_.IFunction, str]],
+    topic: sns.ITopic,
+) -> list[cloudwatch.Alarm]:
+    """An alarm `<name>Errors` in `scope` per function (name -> (function, what its failure
+    means)), paging at its first error."""
+    return [
+        page_on_call(
+            scope,
+            f"{name}Errors",
+            metric=function.metric_errors(period=PERIOD, statistic="Sum"),
+            description=f"{subject}: the {name} function failed: {consequence}",
+            topic=topic,
+        )
+        for name, (function, consequence) in functions.items()
+    ]
+
+
 class FunctionErrorAlarms(Construct):
     """On-call hears when one of `functions` (name -> function) fails: what nobody else reports."""
 
@@ -52,16 +73,9 @@ class FunctionErrorAlarms(Construct):
         topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, id_)
-        self.alarms = [
-            page_on_call(
-                self,
-                f"{name}Errors",
-                metric=function.metric_errors(period=PERIOD, statistic="Sum"),
-                description=f"{subject}: the {name} function failed: {consequence}",
-                topic=topic,
-            )
-            for name, (function, consequence) in functions.items()
-        ]
+        self.alarms = page_on_function_errors(
+            self, subject=subject, functions=functions, topic=topic
+        )
 
 
 class DeadLetterQueue(Construct):

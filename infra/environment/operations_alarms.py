@@ -10,7 +10,7 @@ import aws_cdk.aws_sns as sns
 import aws_cdk.aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.dead_letters import PERIOD, page_on_call
+from infra.dead_letters import PERIOD, page_on_call, page_on_function_errors
 
 
 class OperationsAlarms(Construct):
@@ -53,9 +53,10 @@ class OperationsAlarms(Construct):
             "a rollout failed; the failure message says whether the endpoint is back on "
             "its recorded config",
         )
-        for name, function in functions.items():
-            page(
-                f"{name}Errors",
-                function.metric_errors(period=PERIOD, statistic="Sum"),
-                f"the {name} function failed: a failure or an ended execution may be unhandled",
-            )
+        unhandled = "a failure or an ended execution may be unhandled"
+        self.alarms += page_on_function_errors(
+            self,
+            subject=subject,
+            functions={name: (function, unhandled) for name, function in functions.items()},
+            topic=topic,
+        )
