@@ -76,12 +76,17 @@ def test_the_wheel_declares_the_clis_dependencies_and_entry_point(wheel):
     assert "guardrails = guardrails.cli:main" in entry_points
 
 
+def _requirements(path: Path) -> list[Requirement]:
+    """The requirements of a pip requirements file (comments and blank lines left out)."""
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return [Requirement(line) for line in lines if line]
+
+
 def test_the_pinned_requirements_satisfy_the_declared_ranges():
-    pins = {}
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            pin = Requirement(line)
-            pins[canonicalize_name(pin.name)] = next(iter(pin.specifier)).version
+    pins = {
+        canonicalize_name(pin.name): next(iter(pin.specifier)).version
+        for pin in _requirements(ROOT / "requirements.txt")
+    }
     declared = [*PYPROJECT["dependencies"], *PYPROJECT["optional-dependencies"]["cdk"]]
     for text in declared:
         requirement = Requirement(text)
@@ -185,12 +190,7 @@ def test_the_fresh_venv_has_no_checkout_packages_and_no_undeclared_ones(installe
 
 
 def _requirement_names(path: Path) -> set[str]:
-    lines = path.read_text().splitlines()
-    return {
-        canonicalize_name(Requirement(line).name)
-        for line in (line.split("#", 1)[0].strip() for line in lines)
-        if line
-    }
+    return {canonicalize_name(requirement.name) for requirement in _requirements(path)}
 
 
 # What only the Lambdas bundle (the rest of requirements-lambda.txt comes with the CDK too).
